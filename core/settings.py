@@ -1,0 +1,147 @@
+"""One typed settings object, read once from the environment and `.streamlit/secrets.toml`.
+
+Environment variables win over the secrets file. Demo mode (the embedded default) uses fixed demo keys;
+production mode refuses to start with them, or with keys that are too short.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRETS_PATH = ROOT / ".streamlit" / "secrets.toml"
+
+# Public demo keys: fine for the embedded demo, refused in production.
+DEMO_COOKIE_KEY = "demo-cookie-key-NOT-FOR-PRODUCTION-0123456789abcdef"
+DEMO_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"demo-encryption-key-not-for-prod").decode()
+MIN_KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # none, starttls, ssl
+    user: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = "schadenportal@localhost"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    data_dir: Path
+    database_url: str
+    cookie_name: str
+    cookie_key: str = field(repr=False)
+    encryption_key: str = field(repr=False)
+    base_url: str
+    session_idle_minutes: int
+    session_absolute_hours: int
+    lockout_attempts: int
+    lockout_minutes: int
+    upload_max_mb: int
+    demo_password: str = field(repr=False)
+    db_pool_size: int
+    smtp: SmtpSettings
+
+    @property
+    def demo(self) -> bool:
+        return self.mode == "demo"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
+        """Read settings from the environment (first) and the secrets file; validate them."""
+        env = os.environ if env is None else env
+        secrets = _read_secrets(secrets_path or Path(env.get("SECRETS_PATH", DEFAULT_SECRETS_PATH)))
+
+        def get(name: str, default: str = "") -> str:
+            if name in env and env[name] != "":
+                return env[name]
+            value = secrets.get(name, secrets.get(name.lower()))
+            return default if value is None else str(value)
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
+
+        mode = get("APP_MODE", "demo").lower()
+        if mode not in ("demo", "production"):
+            raise ConfigurationError(f"APP_MODE must be 'demo' or 'production', got {mode!r}")
+        data_dir = Path(get("DATA_DIR", str(ROOT / "data"))).resolve()
+        default_db = f"sqlite:///{data_dir / 'schadenportal.db'}"
+        demo = mode == "demo"
+        settings = cls(
+            mode=mode,
+            data_dir=data_dir,
+            database_url=get("DATABASE_URL", default_db),
+            cookie_name=get("COOKIE_NAME", "schadenportal_auth"),
+            cookie_key=get("COOKIE_KEY", DEMO_COOKIE_KEY if demo else ""),
+            encryption_key=get("ENCRYPTION_KEY", DEMO_ENCRYPTION_KEY if demo else ""),
+            base_url=get("BASE_URL", "http://localhost:8501").rstrip("/"),
+            session_idle_minutes=get_int("SESSION_IDLE_MINUTES", 30),
+            session_absolute_hours=get_int("SESSION_ABSOLUTE_HOURS", 12),
+            lockout_attempts=get_int("LOCKOUT_ATTEMPTS", 5),
+            lockout_minutes=get_int("LOCKOUT_MINUTES", 15),
+            upload_max_mb=get_int("UPLOAD_MAX_MB", 20),
+            demo_password=get("DEMO_PASSWORD", "demo1234"),
+            db_pool_size=get_int("DB_POOL_SIZE", 5),
+            smtp=SmtpSettings(
+                host=get("SMTP_HOST"),
+                port=get_int("SMTP_PORT", 587),
+                security=get("SMTP_SECURITY", "starttls").lower(),
+                user=get("SMTP_USER"),
+                password=get("SMTP_PASSWORD"),
+                sender=get("SMTP_SENDER", "schadenportal@localhost"),
+            ),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that are unsafe for the mode."""
+        if self.smtp.security not in ("none", "starttls", "ssl"):
+            raise ConfigurationError("SMTP_SECURITY must be none, starttls or ssl")
+        if self.demo:
+            return
+        if not self.cookie_key or self.cookie_key == DEMO_COOKIE_KEY:
+            raise ConfigurationError("Production mode needs COOKIE_KEY set to a new random secret")
+        if len(self.cookie_key.encode()) < MIN_KEY_BYTES:
+            raise ConfigurationError(f"COOKIE_KEY must be at least {MIN_KEY_BYTES} bytes")
+        if not self.encryption_key or self.encryption_key == DEMO_ENCRYPTION_KEY:
+            raise ConfigurationError("Production mode needs ENCRYPTION_KEY set to a new Fernet key")
+        try:
+            raw = base64.urlsafe_b64decode(self.encryption_key.encode())
+        except ValueError as exc:
+            raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from exc
+        if len(raw) != 32:
+            raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
+
+
+def _read_secrets(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    flat: dict = {}
+    for key, value in data.items():
+        if isinstance(value, dict):  # [smtp] host = ... -> SMTP_HOST
+            for sub, subval in value.items():
+                flat[f"{key}_{sub}".upper()] = subval
+        else:
+            flat[key.upper()] = value
+    return flat
