@@ -69,6 +69,19 @@ def needs_totp(user: User) -> bool:
     return user.role in TOTP_REQUIRED_ROLES or user.totp_enabled
 
 
+@dataclass(frozen=True)
+class TotpStatus:
+    username: str
+    required: bool
+    enrolled: bool
+
+
+def totp_status(session: Session, *, user_id: int) -> TotpStatus:
+    """Whether the user must pass a TOTP step, and whether a second factor is already set up."""
+    user = session.get_one(User, user_id)
+    return TotpStatus(user.username, needs_totp(user), user.totp_enabled)
+
+
 # --- password step -----------------------------------------------------------------------------
 
 
@@ -173,16 +186,20 @@ class SessionInfo:
     actor: Actor
     expires_at: datetime
 
+    @property
+    def cookie_exp(self) -> float:
+        """The expiry written into the login cookie; with the username it finds this session again."""
+        return self.expires_at.timestamp()
 
-def create_session(
-    session: Session, *, user_id: int, settings: Settings, cookie_exp: str = "", ip: str = ""
-) -> SessionInfo:
+
+def create_session(session: Session, *, user_id: int, settings: Settings, ip: str = "") -> SessionInfo:
     """Start a server-side session after a complete login (password and, where needed, TOTP)."""
     user = session.get_one(User, user_id)
     at = now()
+    expires_at = at + timedelta(hours=settings.session_absolute_hours)
     row = UserSession(
-        id=secrets.token_urlsafe(32), user_id=user.id, cookie_exp=cookie_exp, created_at=at, last_seen_at=at,
-        expires_at=at + timedelta(hours=settings.session_absolute_hours), ip=ip,
+        id=secrets.token_urlsafe(32), user_id=user.id, cookie_exp=repr(expires_at.timestamp()), created_at=at,
+        last_seen_at=at, expires_at=expires_at, ip=ip,
     )
     session.add(row)
     return SessionInfo(row.id, actor_for(user, ip=ip), row.expires_at)

@@ -37,7 +37,7 @@ def next_case_number(session: Session, *, received_at: datetime) -> str:
 
 
 def _insert_ignore(session: Session, model: type, values: dict) -> None:
-    """INSERT unless the primary key exists (race-free on SQLite and PostgreSQL)."""
+    """INSERT unless a unique key exists already (race-free on SQLite and PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -107,10 +107,9 @@ def get_or_create_insurer(session: Session, *, name: str) -> Insurer:
     if not name:
         raise ValidationError("Bitte die Versicherung angeben.", field="insurer")
     insurer = session.scalar(select(Insurer).where(Insurer.name == name))
-    if insurer is None:
-        insurer = Insurer(name=name)
-        session.add(insurer)
-        session.flush()
+    if insurer is None:  # insert-or-ignore: two intakes may add the same new insurer at once
+        _insert_ignore(session, Insurer, {"name": name, "email": "", "created_at": now()})
+        insurer = session.scalar(select(Insurer).where(Insurer.name == name))
     return insurer
 
 
@@ -131,7 +130,9 @@ def change_status(
     expected_version: int | None = None, amount_paid_cents: int | None = None, at: datetime | None = None,
 ) -> Case:
     """Move a case along the lifecycle; refuses any pair outside the transition table. Writes the event."""
-    case = session.scalar(select(Case).where(Case.number == number).with_for_update())
+    case = session.scalar(
+        select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
+    )
     if case is None or not can(actor, Action.VIEW_CASE, case):
         raise NotFound(t("case.refused"))
     require(actor, Action.CHANGE_STATUS, case)

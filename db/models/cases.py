@@ -61,11 +61,11 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
-    insurer: Mapped[Insurer] = relationship(lazy="joined", innerjoin=True)
-    client: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
-    broker: Mapped[Broker | None] = relationship(lazy="joined")
-    partner: Mapped[Partner | None] = relationship(lazy="joined")
-    clerk: Mapped[User | None] = relationship(lazy="joined")
+    insurer: Mapped[Insurer] = relationship()
+    client: Mapped[Person] = relationship()
+    broker: Mapped[Broker | None] = relationship()
+    partner: Mapped[Partner | None] = relationship()
+    clerk: Mapped[User | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,0 +1,127 @@
+"""The command line (§6): `python -m core --help`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import subprocess
+import sys
+from datetime import date
+
+from core.enums import Role
+from core.errors import SchadenportalError
+from core.permissions import SYSTEM
+from core.settings import ROOT, Settings
+from db.engine import make_engine, unit_of_work
+from db.migrate import upgrade_to_head
+
+DEFAULT_DEMO_CASES = 400
+
+
+def _engine(settings: Settings):
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    upgrade_to_head(engine)
+    return engine
+
+
+def cmd_init_db(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or migrate the database to the newest schema."""
+    _engine(settings).dispose()
+    print(f"Datenbank bereit: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a login (the first admin, or any other)."""
+    from core.users import create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Passwort: ")
+        if password != getpass.getpass("Passwort wiederholen: "):
+            raise SchadenportalError("Die Passwörter stimmen nicht überein.")
+    engine = _engine(settings)
+    with unit_of_work(engine) as session:
+        user = create_user(
+            session, actor=SYSTEM, username=args.username, display_name=args.name or args.username,
+            email=args.email or "", role=Role(args.role), password=password, partner_id=args.partner_id,
+            broker_id=args.broker_id,
+        )
+        print(f"Benutzer angelegt: {user.username} ({user.role})")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Fill an empty database with deterministic demo data and the demo logins."""
+    from db.seed import seed_demo
+
+    report = seed_demo(
+        _engine(settings), cases=args.cases, seed=args.seed, password=settings.demo_password,
+        today=date.fromisoformat(args.today) if args.today else None,
+    )
+    print(
+        f"Demo-Daten angelegt: {report.cases} Fälle, {report.events} Ereignisse, {report.users} Logins, "
+        f"{report.partners} Partner, {report.brokers} Vermittler, {report.insurers} Versicherungen "
+        f"in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate, add demo data to an empty demo database, and run the app (streamlit run app.py)."""
+    from db.seed import ensure_demo_data
+
+    engine = _engine(settings)
+    if settings.demo:
+        ensure_demo_data(engine, password=settings.demo_password, cases=args.demo_cases)
+    engine.dispose()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(args.port)]
+    return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Schadenportal – Verwaltung")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init-db", help="Datenbank anlegen bzw. auf den neuesten Stand migrieren")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("create-user", help="Benutzer anlegen")
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.CLIENT])
+    p.add_argument("--name", help="Anzeigename")
+    p.add_argument("--email")
+    p.add_argument("--partner-id", type=int, help="Partnerbetrieb (bei Rolle partner)")
+    p.add_argument("--broker-id", type=int, help="Vermittler (bei Rolle broker)")
+    p.add_argument("--password-stdin", action="store_true", help="Passwort von der Standardeingabe lesen")
+    p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("seed-demo", help="Demo-Daten in eine leere Datenbank schreiben (deterministisch)")
+    p.add_argument("--cases", type=int, default=DEFAULT_DEMO_CASES)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--today", help="Stichtag YYYY-MM-DD (Standard: heute)")
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("serve", help="App starten (migriert; im Demo-Modus mit Demo-Daten)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--demo-cases", type=int, default=DEFAULT_DEMO_CASES)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load()
+        return args.func(args, settings)
+    except SchadenportalError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""The only Streamlit glue: auth gate, navigation registry, cached resources, shared widgets."""

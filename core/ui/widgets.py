@@ -1,0 +1,39 @@
+"""Small shared widgets."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pandas as pd
+import streamlit as st
+
+from core.dashboard import CaseRow
+from core.i18n import label, t
+from core.timeutil import format_dt
+
+
+def case_url(number: str) -> str:
+    """The deep link of a case (§6)."""
+    return f"/case?nr={quote(number)}"
+
+
+def case_table(rows: list[CaseRow], *, show_deadline: bool = True) -> None:
+    """A table of cases; the case number links to the case page. All values shown as text."""
+    frame = pd.DataFrame(
+        {
+            t("col.link"): [case_url(r.number) for r in rows],
+            t("col.status"): [label(r.status) for r in rows],
+            t("col.received"): [format_dt(r.received_at) for r in rows],
+            **({t("col.deadline"): [label(r.deadline) for r in rows]} if show_deadline else {}),
+            t("col.damage_type"): [label(r.damage_type) for r in rows],
+            t("col.client"): [r.client for r in rows],
+            t("col.city"): [r.city for r in rows],
+            t("col.plate"): [r.plate for r in rows],
+            t("col.insurer"): [r.insurer for r in rows],
+        }
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")},
+    )

@@ -1,0 +1,89 @@
+"""Start page: what matters now for the logged-in role."""
+
+import streamlit as st
+
+from core import dashboard
+from core.enums import Role
+from core.i18n import label, t
+from core.money import format_eur
+from core.permissions import Action
+from core.ui.navigation import guard
+from core.ui.resources import read_session
+from core.ui.widgets import case_table
+
+actor = guard(Action.VIEW_START)
+st.title(t("home.title"))
+
+
+def back_office() -> None:
+    with read_session() as s:
+        overview = dashboard.staff_overview(s, actor=actor)
+    st.subheader(t("home.open_by_status"))
+    cols = st.columns(len(overview.status_counts) + 2)
+    for col, (status, count) in zip(cols, overview.status_counts.items()):
+        col.metric(label(status), count)
+    cols[-2].metric(t("home.flagged"), overview.flagged)
+    cols[-1].metric(t("home.overdue"), overview.overdue)
+    st.subheader(t("home.deadlines"))
+    if overview.urgent:
+        case_table(overview.urgent)
+    else:
+        st.info(t("home.no_open_cases"))
+
+
+def manager() -> None:
+    with read_session() as s:
+        h = dashboard.manager_headlines(s, actor=actor)
+    st.subheader(t("home.headlines"))
+    c = st.columns(5)
+    c[0].metric(t("home.cases_this_month"), h.cases_this_month)
+    c[1].metric(t("home.cases_last_month"), h.cases_last_month)
+    c[2].metric(t("home.open_cases"), h.open_cases)
+    c[3].metric(t("home.paid_this_month"), format_eur(h.paid_this_month_cents))
+    median = "–" if h.throughput_median_hours is None else t("home.hours", value=f"{h.throughput_median_hours:.1f}")
+    c[4].metric(t("home.throughput_median"), median.replace(".", ","))
+
+
+def admin() -> None:
+    with read_session() as s:
+        a = dashboard.admin_overview(s, actor=actor)
+    st.subheader(t("home.admin"))
+    c = st.columns(3)
+    c[0].metric(t("home.users_active"), a.active_users)
+    c[1].metric(t("home.sessions_active"), a.active_sessions)
+    c[2].metric(t("home.failed_logins"), a.failed_logins_24h)
+
+
+def partner() -> None:
+    st.subheader(t("home.my_orders"))
+    if actor.partner_id is None:
+        st.warning(t("home.not_linked"))
+        return
+    with read_session() as s:
+        rows = dashboard.partner_orders(s, actor=actor)
+    if rows:
+        case_table(rows, show_deadline=False)
+    else:
+        st.info(t("home.no_orders"))
+
+
+def broker() -> None:
+    st.subheader(t("home.my_cases"))
+    with read_session() as s:
+        rows = dashboard.broker_cases(s, actor=actor)
+    if rows:
+        case_table(rows, show_deadline=False)
+    else:
+        st.info(t("home.no_cases"))
+
+
+SECTIONS = {
+    Role.ADMIN: (admin, manager, back_office),
+    Role.MANAGER: (manager,),
+    Role.STAFF: (back_office,),
+    Role.LAWYER: (back_office,),
+    Role.PARTNER: (partner,),
+    Role.BROKER: (broker,),
+}
+for section in SECTIONS.get(actor.role, ()):
+    section()
