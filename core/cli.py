@@ -69,6 +69,24 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
+    """Import cases from a CSV file (§6); with a bad row nothing is written unless --skip-bad."""
+    from core.importer import run_import
+
+    engine = _engine(settings)
+    try:
+        report = run_import(engine, actor=SYSTEM, path=args.file, skip_bad=args.skip_bad)
+    finally:
+        engine.dispose()
+    print(f"{report.imported} Fall importiert" if report.imported == 1 else f"{report.imported} Fälle importiert")
+    for error in report.rejected:
+        print(f"Zeile {error.line}: {error.reason}")
+    if report.rejected and not args.skip_bad:
+        print(f"Nichts importiert: {len(report.rejected)} fehlerhafte Zeile(n). Mit --skip-bad werden nur die "
+              "fehlerfreien Zeilen importiert.")
+    return 1 if report.rejected else 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate, add demo data to an empty demo database, and run the app (streamlit run app.py)."""
     from db.seed import ensure_demo_data
@@ -109,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--today", help="Stichtag YYYY-MM-DD (Standard: heute)")
     p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("import-cases", help="Fälle aus einer CSV-Datei importieren (UTF-8, Komma, Kopfzeile)")
+    p.add_argument("file", metavar="FILE.csv", help="CSV-Datei: UTF-8, Kopfzeile, Komma als Trennzeichen")
+    p.add_argument("--skip-bad", action="store_true", help="fehlerhafte Zeilen auslassen, die übrigen importieren")
+    p.set_defaults(func=cmd_import_cases)
 
     p = sub.add_parser("serve", help="App starten (migriert; im Demo-Modus mit Demo-Daten)")
     p.add_argument("--port", type=int, default=8501)

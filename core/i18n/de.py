@@ -212,3 +212,56 @@ STRINGS: dict[str, str] = {
     "nav.account": "Mein Konto",
     "nav.admin_users": "Benutzer",
 }
+STRINGS.update({
+    # tasks and notes
+    "task.title_required": "Bitte einen Titel für die Aufgabe angeben.",
+    "task.due_in_past": "Das Fälligkeitsdatum darf nicht in der Vergangenheit liegen.",
+    "task.not_found": "Diese Aufgabe gibt es nicht oder Sie haben keinen Zugriff darauf.",
+    "note.not_allowed": "Sie dürfen keine Notizen der Art „{level}“ schreiben.",
+    "note.empty": "Die Notiz ist leer.",
+    "note.too_long": "Die Notiz ist zu lang (höchstens {max} Zeichen).",
+    "event.task_created": "Aufgabe angelegt",
+    "event.task_done": "Aufgabe erledigt",
+})
+STRINGS.update({
+    # documents (core/documents.py)
+    "doc.name_empty": "Die Datei hat keinen Namen. Bitte benennen Sie die Datei und laden Sie sie erneut hoch.",
+    "doc.name_control": "Der Dateiname enthält unsichtbare Steuerzeichen. Bitte benennen Sie die Datei um.",
+    "doc.name_parent": "Der Dateiname darf keine Verzeichnisangaben wie „..“ enthalten. Bitte benennen Sie die "
+    "Datei um.",
+    "doc.name_separator": "Der Dateiname darf keine Schrägstriche (/ oder \\) enthalten. Bitte benennen Sie die "
+    "Datei um.",
+    "doc.name_reserved": "„{name}“ ist ein unter Windows reservierter Name (z. B. CON, NUL, COM1). Bitte benennen "
+    "Sie die Datei um.",
+    "doc.name_too_long": "Der Dateiname ist zu lang (höchstens {max} Zeichen).",
+    "doc.empty": "Die Datei ist leer (0 Byte). Bitte wählen Sie die richtige Datei aus.",
+    "doc.too_large": "Die Datei ist zu groß. Erlaubt sind höchstens {limit} MB.",
+    "doc.type_unknown": "Dieser Dateityp wird nicht angenommen. Erlaubt sind PDF, JPEG, PNG und HEIC; maßgeblich "
+    "ist der Inhalt der Datei, nicht ihre Endung.",
+    "doc.type_forbidden": "Die Datei ist {what} und wird nicht angenommen. Erlaubt sind PDF, JPEG, PNG und HEIC.",
+    "doc.what_exe": "ein Windows-Programm",
+    "doc.what_elf": "ein Programm (ELF)",
+    "doc.what_zip": "ein ZIP-Archiv (dazu gehören auch Word- und Excel-Dateien)",
+    "doc.what_script": "ein Skript",
+    "doc.what_html": "eine Webseite (HTML)",
+    "doc.what_svg": "eine SVG-Grafik",
+    "doc.pdf_broken": "Das PDF lässt sich nicht öffnen: Es ist beschädigt oder unvollständig. Bitte speichern Sie "
+    "es neu und laden Sie es erneut hoch.",
+    "doc.pdf_no_pages": "Das PDF enthält keine Seite.",
+    "doc.pdf_encrypted": "Das PDF ist mit einem Kennwort geschützt. Bitte laden Sie eine Fassung ohne Kennwort hoch.",
+    "doc.image_broken": "Das Bild lässt sich nicht öffnen: Es ist beschädigt oder unvollständig.",
+    "doc.image_too_many_pixels": "Das Bild ist zu groß. Erlaubt sind höchstens {megapixels} Megapixel; bitte "
+    "verkleinern Sie es.",
+    "doc.missing": "Die gespeicherte Datei ist nicht mehr vorhanden. Bitte wenden Sie sich an die Administration.",
+    "doc.corrupt": "Die gespeicherte Datei ist beschädigt und wird nicht ausgeliefert. Bitte wenden Sie sich an "
+    "die Administration.",
+    "DocumentKind.registration": "Fahrzeugschein",
+    "DocumentKind.power_of_attorney": "Vollmacht",
+    "DocumentKind.invoice": "Rechnung",
+    "DocumentKind.report": "Gutachten",
+    "DocumentKind.photo": "Foto",
+    "DocumentKind.assignment": "Abtretungserklärung",
+    "DocumentKind.letter": "Schreiben der Versicherung",
+    "DocumentKind.claim_letter": "Forderungsschreiben",
+    "DocumentKind.other": "Sonstiges",
+})

@@ -31,7 +31,9 @@ _LIB_KEYS = ("name", "username", "authentication_status", "email", "roles")
 
 
 def client_ip() -> str:
-    return getattr(st.context, "ip_address", None) or ""
+    """The browser's address as Streamlit sees it ("" when unknown, e.g. under AppTest)."""
+    value = getattr(st.context, "ip_address", None)
+    return value if isinstance(value, str) else ""
 
 
 def gate(settings: Settings) -> Actor | None:

@@ -1,0 +1,129 @@
+"""Tasks on cases: created by people or by rules (missing document, insurer query), done once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound, ValidationError
+from core.events import append_event
+from core.i18n import t
+from core.permissions import Action, Actor, can, require
+from core.timeutil import now
+from db.models import Case, Task, User
+
+MY_TASKS_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    case_number: str
+    title: str
+    kind: str
+    assignee: str
+    due_at: datetime | None
+    done_at: datetime | None
+
+    def overdue(self, at: datetime) -> bool:
+        return self.done_at is None and self.due_at is not None and self.due_at < at
+
+
+def _case_for(session: Session, actor: Actor, number: str, action: Action) -> Case:
+    case = session.scalar(select(Case).where(Case.number == number))
+    if case is None or not can(actor, Action.VIEW_CASE, case):
+        raise NotFound(t("case.refused"))
+    require(actor, action, case)
+    return case
+
+
+def create_task(
+    session: Session, *, actor: Actor, case: Case, title: str, kind: str = "manual", due_at: datetime | None = None,
+    assignee_id: int | None = None,
+) -> Task:
+    """Add a task to a case (rules call this with the case they already hold)."""
+    title = " ".join(title.split())
+    if not title:
+        raise ValidationError(t("task.title_required"), field="title")
+    task = Task(
+        case_id=case.id, title=title[:300], kind=kind, due_at=due_at, assignee_id=assignee_id or case.clerk_id,
+        created_by_id=actor.user_id,
+    )
+    session.add(task)
+    session.flush()
+    append_event(session, case=case, actor=actor, action="task_created", details={"task": task.title, "kind": kind})
+    return task
+
+
+def add_task(
+    session: Session, *, actor: Actor, number: str, title: str, due_at: datetime | None = None,
+    assignee_id: int | None = None,
+) -> Task:
+    """A clerk adds a task to a case."""
+    case = _case_for(session, actor, number, Action.WORK_TASKS)
+    if due_at is not None and due_at < now():
+        raise ValidationError(t("task.due_in_past"), field="due_at")
+    return create_task(session, actor=actor, case=case, title=title, due_at=due_at, assignee_id=assignee_id)
+
+
+def complete_task(session: Session, *, actor: Actor, task_id: int) -> Task:
+    """Mark a task done (a second click changes nothing)."""
+    task = session.get(Task, task_id)
+    case = session.get(Case, task.case_id) if task else None
+    if task is None or case is None or not can(actor, Action.VIEW_CASE, case):
+        raise NotFound(t("task.not_found"))
+    require(actor, Action.WORK_TASKS, case)
+    if task.done_at is None:
+        task.done_at = now()
+        task.done_by_id = actor.user_id
+        append_event(session, case=case, actor=actor, action="task_done", details={"task": task.title})
+    return task
+
+
+def close_tasks_of_kind(session: Session, *, actor: Actor, case: Case, kind: str, title_prefix: str = "") -> int:
+    """Rules: mark open tasks of a kind done (e.g. the document arrived)."""
+    open_tasks = session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.kind == kind, Task.done_at.is_(None))
+    ).all()
+    count = 0
+    for task in open_tasks:
+        if task.title.startswith(title_prefix):
+            task.done_at, task.done_by_id = now(), actor.user_id
+            count += 1
+    return count
+
+
+def _views(session: Session, stmt) -> list[TaskView]:
+    rows = session.execute(
+        stmt.join(Case, Task.case_id == Case.id).outerjoin(User, Task.assignee_id == User.id).with_only_columns(
+            Task.id, Case.number, Task.title, Task.kind, User.display_name, Task.due_at, Task.done_at
+        )
+    ).all()
+    return [TaskView(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6]) for r in rows]
+
+
+def list_case_tasks(session: Session, *, actor: Actor, number: str) -> list[TaskView]:
+    """All tasks of a case, open ones first by due date."""
+    case = _case_for(session, actor, number, Action.WORK_TASKS)
+    stmt = select(Task).where(Task.case_id == case.id).order_by(
+        Task.done_at.is_not(None), Task.due_at.is_(None), Task.due_at, Task.id
+    )
+    return _views(session, stmt)
+
+
+def my_tasks(session: Session, *, actor: Actor) -> list[TaskView]:
+    """The actor's open tasks, overdue first, then by due date ("Meine Aufgaben")."""
+    require(actor, Action.WORK_TASKS)
+    at = now()
+    overdue_first = sql_case((Task.due_at < at, 0), else_=1)
+    stmt = (
+        select(Task)
+        .where(Task.assignee_id == actor.user_id, Task.done_at.is_(None))
+        .order_by(overdue_first, Task.due_at.is_(None), Task.due_at, Task.id)
+        .limit(MY_TASKS_LIMIT)
+    )
+    return _views(session, stmt)

@@ -1,0 +1,90 @@
+"""Every page × every role: it renders for the roles that may see it and refuses the others."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.enums import Role
+from core.i18n import t
+from core.settings import ROOT
+from core.permissions import Actor, can
+from core.ui.navigation import ACTOR_KEY, PAGES
+from tests.app.conftest import TIMEOUT, table_text, texts
+
+ROLES = [Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.BROKER]
+MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
+
+
+def ident(value):
+    return value.url_path if hasattr(value, "url_path") else str(value)
+
+
+@pytest.mark.parametrize(("spec", "role"), MATRIX, ids=ident)
+def test_page_for_role(world, spec, role):
+    actor = Actor(user_id=world.users[role], username="x", display_name="x", role=role)
+    if can(actor, spec.action):
+        at = world.app(role, page=spec.path)
+        assert not at.exception, at.exception
+        assert t("app.refused") not in texts(at)
+        assert t(spec.title_key) in texts(at) or spec.url_path in ("case", "start")
+    else:
+        # not in the navigation ...
+        at = world.app(role)
+        assert spec.path not in [p for p in _registered(at)]
+        # ... and refused when its script is reached anyway
+        page = AppTest.from_file(str(ROOT / spec.path), default_timeout=TIMEOUT)
+        page.session_state[ACTOR_KEY] = Actor(
+            user_id=world.users[role], username="x", display_name="x", role=role, partner_id=world.partner_id
+        )
+        page.run()
+        assert [e.value for e in page.error] == [t("app.refused")]
+
+
+def _registered(at: AppTest) -> list[str]:
+    """The page scripts the navigation registered for this run (from the app's page registry)."""
+    from core.ui.navigation import pages_for
+
+    actor = at.session_state[ACTOR_KEY]
+    return [p.path for p in pages_for(actor)]
+
+
+def test_logged_out_shows_the_login_form_and_demo_logins(world):
+    at = world.app(None)
+    assert not at.exception
+    assert t("login.title") in texts(at)
+    assert [ti.label for ti in at.text_input][:2] == [t("login.username"), t("login.password")]
+    assert "glas1" in table_text(at)
+
+
+def test_logged_out_page_script_refuses(world):
+    page = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT)
+    page.run()
+    assert [e.value for e in page.error] == [t("app.refused")]
+
+
+def test_staff_start_page_lists_open_cases_by_deadline(world):
+    at = world.app(Role.STAFF)
+    assert t("home.open_by_status") in texts(at)
+    assert world.own_case in table_text(at) and world.foreign_case in table_text(at)
+
+
+def test_partner_start_page_lists_only_own_orders(world):
+    at = world.app(Role.PARTNER)
+    assert t("home.my_orders") in texts(at)
+    assert world.own_case in table_text(at)
+    assert world.foreign_case not in table_text(at)
+
+
+def test_broker_start_page_lists_only_own_cases(world):
+    at = world.app(Role.BROKER)
+    assert world.own_case in table_text(at) and world.foreign_case not in table_text(at)
+
+
+def test_manager_start_page_shows_headline_figures(world):
+    at = world.app(Role.MANAGER)
+    assert t("home.cases_this_month") in texts(at)
+    assert [m.value for m in at.metric if m.label == t("home.open_cases")] == ["2"]
+
+
+def test_admin_start_page_shows_system_overview(world):
+    at = world.app(Role.ADMIN)
+    assert t("home.sessions_active") in texts(at)

@@ -1,0 +1,95 @@
+"""Browser tests: `streamlit run app.py` on a free port over a seeded SQLite file, driven by Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from core.settings import ROOT
+from db.engine import make_engine
+from db.migrate import upgrade_to_head
+from db.seed import seed_demo
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PASSWORD = "demo1234"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """A running app over fresh demo data; stopped at the end of the session."""
+    data = tmp_path_factory.mktemp("e2e-data")
+    url = f"sqlite:///{data / 'e2e.db'}"
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    seed_demo(engine, cases=40, seed=7, password=PASSWORD, today=date.today())
+    engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(data), "APP_MODE": "demo",
+           "DEMO_PASSWORD": PASSWORD, "LOCKOUT_ATTEMPTS": "5"}
+    log = (data / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited early")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail(f"Chromium not found at {executable}; tests/run.sh installs it from Debian")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    ctx.set_default_timeout(20_000)
+    yield ctx
+    ctx.close()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs the whole suite: unit, integration (SQLite and PostgreSQL),
+# AppTest page tests and the browser tests (Playwright + Debian's Chromium). Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "Installing Chromium from Debian …"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# PostgreSQL on 127.0.0.1:5432: start it if it is down; the suite fails (not skips) without it.
+PG_HOST=127.0.0.1
+if ! pg_isready -h "$PG_HOST" -p 5432 -q 2>/dev/null; then
+  echo "Starting PostgreSQL …"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -h "$PG_HOST" -p 5432 -q 2>/dev/null && break; sleep 1; done
+fi
+pg_isready -h "$PG_HOST" -p 5432 -q || { echo "PostgreSQL is not reachable on $PG_HOST:5432" >&2; exit 1; }
+
+export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
+exec python -m pytest -p no:cacheprovider "$@"
