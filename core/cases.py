@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit import log_access
-from core.enums import CaseStatus, DamageType, PartnerKind
-from core.errors import ConflictError, NotFound, TransitionError, ValidationError
+from core.enums import CaseStatus, DamageType, LegalBasis, PartnerKind
+from core.errors import ConflictError, NotFound, PermissionDenied, TransitionError, ValidationError
 from core.events import append_event
 from core.i18n import label, t
 from core.lifecycle import DeadlineState, allowed_next, claim_letter_deadline, claim_letter_due, is_allowed
@@ -65,11 +65,19 @@ class NewCase:
     incident_description: str = ""
     broker_id: int | None = None
     received_at: datetime | None = None
+    client_street: str = ""
+    client_city: str = ""
+    legal_basis: LegalBasis = LegalBasis.CONTRACT
+    amount_claimed_cents: int | None = None
+    clerk_id: int | None = None
 
 
 def create_case(session: Session, *, actor: Actor, data: NewCase) -> Case:
-    """Open a case with number, clerk and the `case_created` event."""
-    require(actor, Action.CREATE_CASE)
+    """Open a case with number, clerk and the `case_created` event (a broker only for its own agency)."""
+    if not can(actor, Action.CREATE_CASE):
+        require(actor, Action.SUBMIT_CASE)
+        if actor.broker_id is None or data.broker_id != actor.broker_id:
+            raise PermissionDenied(t("intake.broker_own_only"))
     if not data.client_last_name.strip():
         raise ValidationError("Bitte den Namen des Mandanten angeben.", field="client_last_name")
     if not (len(data.postal_code) == 5 and data.postal_code.isdigit()):
@@ -79,6 +87,8 @@ def create_case(session: Session, *, actor: Actor, data: NewCase) -> Case:
     client = Person(
         first_name=data.client_first_name.strip(), last_name=data.client_last_name.strip(),
         email=data.client_email.strip(), phone=data.client_phone.strip(), postal_code=data.postal_code,
+        street=data.client_street.strip(), city=data.client_city.strip(), legal_basis=data.legal_basis,
+        legal_basis_at=received_at,
     )
     session.add(client)
     session.flush()
@@ -86,11 +96,12 @@ def create_case(session: Session, *, actor: Actor, data: NewCase) -> Case:
         number=next_case_number(session, received_at=received_at), status=CaseStatus.RECEIVED,
         damage_type=data.damage_type, partner_kind=DEFAULT_PARTNER_KIND[data.damage_type],
         insurer_id=insurer.id, client_id=client.id, broker_id=data.broker_id,
-        clerk_id=actor.user_id if actor.role in ("staff", "lawyer") else None,
+        clerk_id=data.clerk_id or (actor.user_id if actor.role in ("staff", "lawyer") else None),
         policy_number=data.policy_number.strip(), insurer_claim_number=data.insurer_claim_number.strip(),
         plate=data.plate.strip().upper(), vin=data.vin.strip().upper(), incident_date=data.incident_date,
         incident_description=data.incident_description.strip(), postal_code=data.postal_code,
-        received_at=received_at,
+        received_at=received_at, amount_claimed_cents=data.amount_claimed_cents,
+        source="broker" if actor.role == "broker" else "intake",
     )
     session.add(case)
     session.flush()
@@ -128,6 +139,7 @@ def get_case_or_raise(session: Session, *, number: str) -> Case:
 def change_status(
     session: Session, *, actor: Actor, number: str, to: CaseStatus, reason: str = "",
     expected_version: int | None = None, amount_paid_cents: int | None = None, at: datetime | None = None,
+    paid_at: datetime | None = None,
 ) -> Case:
     """Move a case along the lifecycle; refuses any pair outside the transition table. Writes the event."""
     case = session.scalar(
@@ -163,8 +175,10 @@ def change_status(
     elif to == CaseStatus.PAID:
         if amount_paid_cents is None:
             raise ValidationError(t("case.payment_required"), field="amount_paid")
+        if case.amount_claimed_cents is None:
+            raise ValidationError(t("case.claim_amount_missing"), field="amount_claimed")
         case.amount_paid_cents = amount_paid_cents
-        case.paid_at = at
+        case.paid_at = paid_at or at
         details["amount_paid_cents"] = amount_paid_cents
     elif to == CaseStatus.REVIEW:
         case.review_started_at = case.review_started_at or at
@@ -259,3 +273,15 @@ def open_case(session: Session, *, actor: Actor, number: str) -> CaseView | None
         status_reason=case.status_reason, next_statuses=allowed_next(case.status) if may_change else [],
         events=[EventView(e.at, e.actor_name, e.actor_role, e.action, e.details) for e in events],
     )
+
+
+def list_insurers(session: Session) -> list[str]:
+    """The maintained insurer list, by name."""
+    return list(session.scalars(select(Insurer.name).order_by(Insurer.name)))
+
+
+def list_brokers(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of all brokers, for the intake form."""
+    from db.models import Broker
+
+    return [(b.id, b.name) for b in session.scalars(select(Broker).order_by(Broker.name))]

@@ -11,6 +11,7 @@ from datetime import date
 
 from core.enums import Role
 from core.errors import SchadenportalError
+from core.i18n import t
 from core.permissions import SYSTEM
 from core.settings import ROOT, Settings
 from db.engine import make_engine, unit_of_work
@@ -78,12 +79,11 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
         report = run_import(engine, actor=SYSTEM, path=args.file, skip_bad=args.skip_bad)
     finally:
         engine.dispose()
-    print(f"{report.imported} Fall importiert" if report.imported == 1 else f"{report.imported} Fälle importiert")
+    print(report.summary)
     for error in report.rejected:
-        print(f"Zeile {error.line}: {error.reason}")
+        print(error)
     if report.rejected and not args.skip_bad:
-        print(f"Nichts importiert: {len(report.rejected)} fehlerhafte Zeile(n). Mit --skip-bad werden nur die "
-              "fehlerfreien Zeilen importiert.")
+        print(t("import.nothing_imported", n=len(report.rejected)))
     return 1 if report.rejected else 0
 
 

@@ -46,6 +46,7 @@ class Action(StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     VIEW_AUDIT_LOG = "view_audit_log"
     GDPR = "gdpr"
+    IMPORT_CASES = "import_cases"
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -62,7 +63,7 @@ GRANTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _BASE | _CASE_WORK | {
         Action.VIEW_LEGAL_NOTES, Action.VIEW_KPIS, Action.MANAGE_USERS, Action.MANAGE_PARTNERS,
         Action.MANAGE_TEMPLATES, Action.MANAGE_SETTINGS, Action.MANAGE_WEBHOOKS, Action.VIEW_AUDIT_LOG,
-        Action.GDPR,
+        Action.GDPR, Action.IMPORT_CASES,
     },
     Role.MANAGER: _BASE | {
         Action.VIEW_CASE, Action.LIST_CASES, Action.VIEW_KPIS, Action.EXPORT_DATA, Action.DOWNLOAD_DOCUMENT,
@@ -74,7 +75,7 @@ GRANTS: dict[Role, frozenset[Action]] = {
         Action.VIEW_CASE, Action.VIEW_OWN_ORDERS, Action.RESPOND_ORDER, Action.UPLOAD_DOCUMENT,
         Action.DOWNLOAD_DOCUMENT, Action.WRITE_TECHNICAL_NOTE, Action.EDIT_OWN_PROFILE,
     },
-    Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT},
+    Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT, Action.UPLOAD_DOCUMENT},
     Role.CLIENT: frozenset({Action.VIEW_CASE, Action.UPLOAD_DOCUMENT}),
 }
 

@@ -342,7 +342,9 @@ _SCORE_CUM = {"fast": list(accumulate([1, 1, 1, 1, 1, 2, 3, 7, 14, 30, 39])),
               "slow": list(accumulate([2, 2, 3, 3, 4, 6, 8, 14, 20, 20, 18]))}
 
 
-def plan_steps(rng: random.Random, r: int, offset: int, damage: DamageType, horizon: int) -> list[tuple[int, str, dict]]:
+def plan_steps(
+    rng: random.Random, r: int, offset: int, damage: DamageType, horizon: int
+) -> list[tuple[int, str, dict]]:
     """The lifecycle (§4) of a case received at `r`, as (time, step, data) in time order, cut at `horizon`.
 
     Review soon after intake; the claim letter within 48 h for most (late in the evening if need be), else

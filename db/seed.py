@@ -8,7 +8,7 @@ Everything is written in one transaction. Cases are made in chunks of CHUNK:
    calls, survey;
 3. bulk writing with the driver's executemany, values already as the column types bind them (SQLAlchemy's
    per-row parameter processing took half the time). Cases and clients get their ids here; the other rows
-   are only referenced by nothing and get theirs from the database.
+   are referenced by nothing and get theirs from the database.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import json
 import multiprocessing
 import os
 import random
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -112,15 +114,18 @@ def seed_demo(
 ) -> SeedReport:
     """Fill an empty database with deterministic demo data; refuses a database that already has cases.
 
-    `workers` processes build the cases (default: up to 4 from PARALLEL_FROM cases on); the data is the same
-    whatever their number.
+    `workers` forked processes build the cases (default: up to 4 from PARALLEL_FROM cases on when the
+    calling process is single-threaded); the data is the same whatever their number.
     """
     started = time.perf_counter()
     if cases < 0:
         raise ValidationError("Die Anzahl der Fälle darf nicht negativ sein.", field="cases")
     today = today or datetime.now(BERLIN).date()
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1) if cases >= PARALLEL_FROM else 1
+    if workers is None:  # forking a threaded process (the running app) is unsafe, so not by default
+        big = cases >= PARALLEL_FROM and threading.active_count() == 1
+        workers = min(4, os.cpu_count() or 1) if big else 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        workers = 1  # spawn would re-run the caller's __main__ (python -m core is not guarded)
     hashes = [hash_password(password) for _ in DEMO_LOGINS]  # slow (argon2): before taking the write lock
     with engine.begin() as conn:
         _refuse_unless_empty(conn)
@@ -130,9 +135,10 @@ def seed_demo(
         person_offset = writer.first_id[Person] - writer.first_id[Case]
         setup = _Setup(world, today, seed, conn.dialect.name == "sqlite", person_offset)
         events = 0
-        for chunk in _built(setup, intake.chunks(cases), workers):
-            writer.write(chunk)
-            events += len(chunk[CaseEvent])
+        with _sqlite_cache(conn, mib=256):  # the indexes get rows all over the file
+            for chunk in _built(setup, intake.chunks(cases), workers):
+                writer.write(chunk)
+                events += len(chunk[CaseEvent])
         _finish(conn, intake)
     return SeedReport(
         users=len(DEMO_LOGINS), partners=len(dd.PARTNERS), brokers=len(dd.BROKERS), insurers=len(dd.INSURERS),
@@ -271,6 +277,20 @@ class _Writer:
                 self.conn.exec_driver_sql(self.sql[model], rows)
 
 
+@contextmanager
+def _sqlite_cache(conn: Connection, *, mib: int) -> Iterator[None]:
+    """A bigger SQLite page cache for this connection while the block runs (restored afterwards)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{mib * 1024}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
 # --- step 1: intake and fair assignment (§7), in order ---------------------------------------------
 
 _DAMAGE = ([DamageType.GLASS, DamageType.ACCIDENT, DamageType.OTHER], [50, 85, 100])
@@ -367,7 +387,7 @@ def _built(setup: _Setup, arrivals: Iterator[list[_Arrival]], workers: int) -> I
         for job in enumerate(arrivals):
             yield builder.build(*job)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,)) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, _start_worker, (setup,)) as pool:
         pending: deque = deque()
         for job in enumerate(arrivals):
             pending.append(pool.apply_async(_build_in_worker, job))

@@ -1,15 +1,11 @@
-"""Case page at /case?nr=<case number>: facts, status with the allowed next steps, timeline."""
+"""Case page at /case?nr=<case number>: facts, next steps, timeline, documents, tasks, notes, insurer, payment."""
 
 import streamlit as st
 
-from core import cases
-from core.enums import CaseStatus
-from core.errors import SchadenportalError
+from core import casework
 from core.i18n import label, t
-from core.money import format_eur, parse_eur
 from core.permissions import Action
-from core.timeline import event_details, event_label, role_label
-from core.timeutil import format_date, format_dt
+from core.ui import case_sections as sections
 from core.ui.navigation import guard
 from core.ui.resources import write_session
 
@@ -20,92 +16,48 @@ with st.form("case_lookup", border=False):
     entered = st.text_input(t("case.search"), value=number)
     if st.form_submit_button(t("case.open")) and entered.strip() != number:
         st.query_params["nr"] = entered.strip().upper()
+        st.session_state.pop("doc_file", None)
         st.rerun()
 if not number:
     st.stop()
 
 with write_session() as s:  # the view is written to the access log
-    view = cases.open_case(s, actor=actor, number=number)
-if view is None:
+    ws = casework.case_workspace(s, actor=actor, number=number)
+if ws is None:
     st.error(t("case.refused"))
     st.stop()
 
-st.title(t("case.title", number=view.number))
-notice = st.session_state.pop("case_notice", None)
+st.title(t("case.title", number=ws.view.number))
+notice = st.session_state.pop(sections.NOTICE, None)
 if notice:
     st.success(notice)
-st.markdown(f"**{t('case.status')}:** {label(view.status)}")
+st.markdown(f"**{t('case.status')}:** {label(ws.view.status)} · **{t('field.deadline')}:** {label(ws.view.deadline)}")
 
-facts = {
-    t("field.damage_type"): label(view.damage_type),
-    t("field.insurer"): view.insurer,
-    t("field.policy_number"): view.policy_number,
-    t("field.insurer_claim_number"): view.insurer_claim_number,
-    t("field.client"): view.client_name,
-    t("field.client_contact"): view.client_contact,
-    t("field.plate"): view.plate,
-    t("field.vin"): view.vin,
-    t("field.incident_date"): format_date(view.incident_date),
-    t("field.broker"): view.broker,
-    t("field.partner"): view.partner,
-    t("field.clerk"): view.clerk,
-    t("field.received_at"): format_dt(view.received_at),
-    t("field.claim_due"): format_dt(view.claim_due_at),
-    t("field.deadline"): label(view.deadline),
-    t("field.claim_letter_sent_at"): format_dt(view.claim_letter_sent_at),
-    t("field.amount_claimed"): format_eur(view.amount_claimed_cents),
-    t("field.amount_paid"): format_eur(view.amount_paid_cents),
-    t("field.cut"): format_eur(view.cut_cents),
-    t("field.paid_at"): format_dt(view.paid_at),
-    t("field.closed_at"): format_dt(view.closed_at),
-    t("field.status_reason"): view.status_reason,
-}
-left, right = st.columns([3, 2])
-with left:
-    st.subheader(t("case.facts"))
-    st.dataframe(
-        [{"": k, " ": v} for k, v in facts.items() if v not in ("", "–")], hide_index=True, width="stretch"
-    )
-    st.caption(t("field.description"))
-    st.text(view.incident_description or "–")
-
-with right:
-    st.subheader(t("case.next_steps"))
-    if not view.next_statuses:
-        st.caption(t("case.no_next_steps"))
-    for target in view.next_statuses:
-        with st.expander(t("case.change_to", status=label(target))):
-            with st.form(f"status_{target}"):
-                needs_reason = target == CaseStatus.CANCELLED or (
-                    target == CaseStatus.CLOSED and view.status != CaseStatus.PAID
-                )
-                reason = st.text_input(t("case.reason")) if needs_reason else ""
-                amount = st.text_input(t("case.amount_paid")) if target == CaseStatus.PAID else ""
-                if st.form_submit_button(label(target)):
-                    try:
-                        with write_session() as s:
-                            cases.change_status(
-                                s, actor=actor, number=view.number, to=target, reason=reason,
-                                expected_version=view.version,
-                                amount_paid_cents=parse_eur(amount, field="amount_paid") if amount else None,
-                            )
-                    except SchadenportalError as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state["case_notice"] = t("case.status_changed", status=label(target))
-                        st.rerun()
-
-st.subheader(t("case.timeline"))
-st.dataframe(
-    [
-        {
-            t("timeline.time"): format_dt(e.at),
-            t("timeline.actor"): f"{e.actor} ({role_label(e.role)})",
-            t("timeline.action"): event_label(e.action),
-            t("timeline.details"): event_details(e.details),
-        }
-        for e in view.events
-    ],
-    hide_index=True,
-    width="stretch",
-)
+names = [t("case.tab_overview"), t("case.timeline"), t("case.tab_documents")]
+if ws.may_work:
+    names.append(t("case.tab_tasks"))
+if ws.notes or ws.note_levels:
+    names.append(t("case.tab_notes"))
+if ws.queries or ws.may_pay:
+    names.append(t("case.tab_insurer"))
+tabs = dict(zip(names, st.tabs(names)))
+with tabs[t("case.tab_overview")]:
+    left, right = st.columns([3, 2])
+    with left:
+        sections.facts(ws)
+    with right:
+        st.subheader(t("case.next_steps"))
+        sections.next_steps(actor, ws)
+with tabs[t("case.timeline")]:
+    sections.timeline(ws)
+with tabs[t("case.tab_documents")]:
+    sections.documents(actor, ws)
+if t("case.tab_tasks") in tabs:
+    with tabs[t("case.tab_tasks")]:
+        sections.work(actor, ws)
+if t("case.tab_notes") in tabs:
+    with tabs[t("case.tab_notes")]:
+        sections.note_section(actor, ws)
+if t("case.tab_insurer") in tabs:
+    with tabs[t("case.tab_insurer")]:
+        sections.insurer_and_payment(actor, ws)

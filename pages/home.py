@@ -2,17 +2,40 @@
 
 import streamlit as st
 
-from core import dashboard
+from core import dashboard, tasks
 from core.enums import Role
 from core.i18n import label, t
 from core.money import format_eur
 from core.permissions import Action
 from core.ui.navigation import guard
 from core.ui.resources import read_session
-from core.ui.widgets import case_table
+from core.timeutil import format_dt, now
+from core.ui.widgets import case_table, case_url
 
 actor = guard(Action.VIEW_START)
 st.title(t("home.title"))
+
+
+def my_tasks() -> None:
+    with read_session() as s:
+        open_tasks = tasks.my_tasks(s, actor=actor)
+    st.subheader(t("home.my_tasks"))
+    if not open_tasks:
+        st.info(t("home.no_tasks"))
+        return
+    at = now()
+    st.dataframe(
+        [
+            {
+                t("col.link"): case_url(task.case_number),
+                t("home.task_col"): ("🔴 " if task.overdue(at) else "") + task.title,
+                t("col.due"): format_dt(task.due_at),
+            }
+            for task in open_tasks
+        ],
+        hide_index=True,
+        column_config={t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")},
+    )
 
 
 def back_office() -> None:
@@ -80,8 +103,8 @@ def broker() -> None:
 SECTIONS = {
     Role.ADMIN: (admin, manager, back_office),
     Role.MANAGER: (manager,),
-    Role.STAFF: (back_office,),
-    Role.LAWYER: (back_office,),
+    Role.STAFF: (my_tasks, back_office),
+    Role.LAWYER: (my_tasks, back_office),
     Role.PARTNER: (partner,),
     Role.BROKER: (broker,),
 }

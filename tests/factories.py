@@ -42,7 +42,7 @@ def make_broker(engine: Engine, name: str = "Versicherungsbüro Test") -> int:
 
 def make_case(
     engine: Engine, *, actor: Actor = SYSTEM, partner_id: int | None = None, broker_id: int | None = None,
-    received_at: datetime | None = None, last_name: str = "Muster",
+    received_at: datetime | None = None, last_name: str = "Muster", amount_claimed_cents: int | None = 50_000,
 ) -> str:
     with unit_of_work(engine) as s:
         case = create_case(
@@ -50,7 +50,7 @@ def make_case(
             data=NewCase(
                 damage_type=DamageType.GLASS, insurer_name="HUK-COBURG", client_last_name=last_name,
                 client_first_name="Erika", postal_code="10115", plate="B-AB 1234", broker_id=broker_id,
-                received_at=received_at,
+                received_at=received_at, amount_claimed_cents=amount_claimed_cents,
             ),
         )
         case.partner_id = partner_id

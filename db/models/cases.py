@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.enums import CaseStatus, DamageType, NoteVisibility, PartnerKind
@@ -19,10 +19,15 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_received", "status", "received_at"),
-        Index("ix_cases_plate_incident", "plate", "incident_date"),
+        # text_pattern_ops (PostgreSQL): the board's plate-prefix search (LIKE 'B-AB%') can use it too
+        Index("ix_cases_plate_incident", "plate", "incident_date", postgresql_ops={"plate": "text_pattern_ops"}),
         Index("ix_cases_partner_received", "partner_id", "received_at"),
         Index("ix_cases_broker_received", "broker_id", "received_at"),
         Index("ix_cases_received", "received_at"),
+        # the board's filters, each with the page order (received_at) behind it
+        Index("ix_cases_clerk_received", "clerk_id", "received_at"),
+        Index("ix_cases_insurer_received", "insurer_id", "received_at"),
+        Index("ix_cases_damage_received", "damage_type", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +73,13 @@ class Case(Base):
     clerk: Mapped[User | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# The board's case-number prefix search (upper-cased input, also finds legacy numbers in lower case).
+Index(
+    "ix_cases_number_upper", func.upper(Case.number).label("number_upper"),
+    postgresql_ops={"number_upper": "text_pattern_ops"},
+)
 
 
 class Task(Base):

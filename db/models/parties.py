@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.enums import AssignmentOrigin, LegalBasis, PartnerKind, Role
@@ -78,6 +78,13 @@ class Person(Base):
     legal_basis_at: Mapped[datetime] = mapped_column(default=utcnow)
     pseudonymised_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The board's case-insensitive last-name prefix search.
+Index(
+    "ix_persons_last_name_lower", func.lower(Person.last_name).label("last_name_lower"),
+    postgresql_ops={"last_name_lower": "text_pattern_ops"},
+)
 
 
 class User(Base):

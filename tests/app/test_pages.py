@@ -11,6 +11,11 @@ from core.ui.navigation import ACTOR_KEY, PAGES
 from tests.app.conftest import TIMEOUT, table_text, texts
 
 ROLES = [Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.BROKER]
+#: What each page shows for a role that may open it (the case page without a number shows its search box).
+MARKER = {
+    "start": "home.title", "board": "board.title", "intake": "intake.title", "submit": "intake.broker_title",
+    "case": "case.search", "import": "import.title", "users": "users.title", "account": "account.title",
+}
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 
 
@@ -25,7 +30,8 @@ def test_page_for_role(world, spec, role):
         at = world.app(role, page=spec.path)
         assert not at.exception, at.exception
         assert t("app.refused") not in texts(at)
-        assert t(spec.title_key) in texts(at) or spec.url_path in ("case", "start")
+        shown = texts(at) + "\n".join(w.label for w in at.text_input)
+        assert t(MARKER[spec.url_path]) in shown
     else:
         # not in the navigation ...
         at = world.app(role)
@@ -88,3 +94,27 @@ def test_manager_start_page_shows_headline_figures(world):
 def test_admin_start_page_shows_system_overview(world):
     at = world.app(Role.ADMIN)
     assert t("home.sessions_active") in texts(at)
+
+
+def test_staff_start_page_lists_my_tasks_overdue_first(world):
+    from datetime import timedelta
+
+    from core import tasks
+    from core.permissions import Actor
+    from core.timeutil import now
+    from db.engine import unit_of_work
+
+    me = Actor(user_id=world.users[Role.STAFF], username="t_staff", display_name="S", role=Role.STAFF)
+    with unit_of_work(world.engine) as s:
+        tasks.add_task(s, actor=me, number=world.own_case, title="Später", due_at=now() + timedelta(days=3),
+                       assignee_id=me.user_id)
+        late = tasks.add_task(s, actor=me, number=world.own_case, title="Überfällig", due_at=now() + timedelta(days=1),
+                              assignee_id=me.user_id)
+        late.due_at = now() - timedelta(hours=2)
+    at = world.app(Role.STAFF)
+    frame = at.dataframe[0].value
+    assert list(frame.iloc[:, 1]) == ["🔴 Überfällig", "Später"]
+
+
+def test_every_page_has_a_marker():
+    assert set(MARKER) == {spec.url_path for spec in PAGES}

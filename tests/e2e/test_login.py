@@ -8,42 +8,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.i18n import t
+from tests.e2e.browser import enter_totp, login, logout
 from tests.e2e.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
-
-
-def settle(page: Page) -> None:
-    """Wait until the cookie component has reported back and its rerun has finished."""
-    page.wait_for_load_state("networkidle")
-    page.locator("iframe").first.wait_for(state="attached")
-    page.wait_for_timeout(1200)
-    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0)
-
-
-def login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(base)
-    settle(page)
-    user = page.get_by_label(t("login.username"))
-    user.fill(username)
-    user.press("Tab")
-    secret = page.get_by_label(t("login.password"), exact=True)
-    secret.fill(password)
-    secret.press("Tab")
-    expect(user).to_have_value(username)
-    page.get_by_role("button", name=t("login.submit")).click()
-
-
-def enter_totp(page: Page, code: str) -> None:
-    field = page.get_by_label(t("totp.code"))
-    field.fill(code)
-    field.press("Tab")
-    page.get_by_role("button", name=t("totp.submit")).click()
-
-
-def logout(page: Page) -> None:
-    page.get_by_role("button", name=t("app.logout")).click()
-    expect(page.get_by_label(t("login.username"))).to_be_visible()
 
 
 def test_partner_logs_in_and_sees_own_orders(app_url, context):

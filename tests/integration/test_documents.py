@@ -181,10 +181,15 @@ def test_partner_sees_all_documents_of_its_order(engine, settings, world):
 
 
 def test_roles_without_upload_right_are_refused(engine, settings, world):
-    for who in ("manager", "broker_1"):
-        with pytest.raises(PermissionDenied):
-            upload(engine, settings, world[who], world["number"])
+    with pytest.raises(PermissionDenied):
+        upload(engine, settings, world["manager"], world["number"])
     assert stored_files(settings) == []
+
+
+def test_broker_uploads_to_own_case_and_sees_only_reports(engine, settings, world):
+    upload(engine, settings, world["broker_1"], world["number"], kind=DocumentKind.PHOTO)
+    assert listing(engine, world["broker_1"], world["number"]) == []  # brokers see appraisal reports only
+    assert [d.kind for d in listing(engine, world["staff"], world["number"])] == [DocumentKind.PHOTO]
 
 
 def test_client_link_uploads_into_its_own_case_only(engine, settings, world):

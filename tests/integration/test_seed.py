@@ -14,12 +14,14 @@ from core.events import verify_chain
 from core.lifecycle import TRANSITIONS
 from core.permissions import SYSTEM
 from core.timeutil import berlin_midnight_utc, to_berlin
+from db import seed as seed_module
 from db.engine import make_engine, read_only, unit_of_work
 from db.migrate import upgrade_to_head
 from db.models import (
     Assignment, Broker, Case, CaseEvent, Counter, Insurer, InsurerQuery, Partner, SurveyAnswer, User,
 )
-from db.seed import DEMO_LOGINS, seed_demo
+from db.seed import DEMO_LOGINS, ensure_demo_data, seed_demo
+from tests.factories import make_user
 
 TODAY = date(2026, 3, 2)  # the year before spans two calendar years
 N = 200
@@ -293,12 +295,46 @@ def test_seeding_twice_is_refused_and_adds_nothing(seeded):
     assert _fingerprint(engine) == before and users == 11
 
 
+def test_existing_demo_login_is_refused_and_nothing_is_written(engine):
+    make_user(engine, "admin", Role.ADMIN)
+    with pytest.raises(ValidationError, match="Demo-Logins"):
+        seed_demo(engine, cases=5, seed=1, password=PASSWORD, today=TODAY)
+    with read_only(engine) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 1
+        assert s.scalar(select(func.count()).select_from(Partner)) == 0
+
+
+def test_ensure_demo_data_seeds_only_a_blank_database(engine):
+    first = ensure_demo_data(engine, password=PASSWORD, cases=5)
+    second = ensure_demo_data(engine, password=PASSWORD, cases=5)
+    with read_only(engine) as s:
+        cases = s.scalar(select(func.count()).select_from(Case))
+    assert first is not None and first.cases == 5 and second is None and cases == 5
+
+
 def test_same_seed_gives_the_same_data(seeded, tmp_path):
     engine, _ = seeded
     other = make_engine(f"sqlite:///{tmp_path / 'second.db'}")
     upgrade_to_head(other)
     try:
         seed_demo(other, cases=N, seed=3, password=PASSWORD, today=TODAY)
+        assert _fingerprint(other) == _fingerprint(engine)
+    finally:
+        other.dispose()
+
+
+def test_worker_processes_give_the_same_data_as_one_process(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(seed_module, "CHUNK", 40)  # five chunks, built by two forked workers
+    contexts = []
+    real_get_context = seed_module.multiprocessing.get_context
+    monkeypatch.setattr(seed_module.multiprocessing, "get_context",
+                        lambda method: contexts.append(method) or real_get_context(method))
+    seed_demo(engine, cases=N, seed=3, password=PASSWORD, today=TODAY, workers=2)
+    other = make_engine(f"sqlite:///{tmp_path / 'single.db'}")
+    upgrade_to_head(other)
+    try:
+        seed_demo(other, cases=N, seed=3, password=PASSWORD, today=TODAY, workers=1)
+        assert contexts == ["fork"]
         assert _fingerprint(other) == _fingerprint(engine)
     finally:
         other.dispose()

@@ -1,0 +1,389 @@
+"""The case board (Fallübersicht): filtered, keyset-paged case lists, status counts and the export.
+
+Every query is written so that an index serves both the filter and the page order
+(received_at DESC, id DESC): keyset pagination instead of OFFSET (SQLAlchemy still writes `OFFSET 0` after
+SQLite's LIMIT; it skips nothing), no sort of the whole table, at most one page of rows loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import product
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, union, union_all
+from sqlalchemy.orm import Session
+
+from core.audit import log_access
+from core.dashboard import CaseRow
+from core.enums import CaseStatus, DamageType, Role
+from core.errors import ValidationError
+from core.i18n import label, t
+from core.lifecycle import CLAIM_LETTER_DUE_AFTER, CLAIM_LETTER_FLAG_AFTER, claim_letter_deadline
+from core.money import format_eur
+from core.permissions import GRANTS, Action, Actor, require
+from core.timeutil import format_dt, now
+from core.validation import plate as parse_plate
+from db.models import Case, Insurer, Partner, Person, User
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+EXPORT_LIMIT = 100_000
+EXPORT_BATCH = 1_000
+MAX_SEARCH_LENGTH = 100
+
+DeadlineFilter = Literal["flagged", "overdue"]
+#: A deadline filter keeps the cases still waiting for a claim letter that are at least this old.
+DEADLINE_AGE: dict[str, timedelta] = {"flagged": CLAIM_LETTER_FLAG_AFTER, "overdue": CLAIM_LETTER_DUE_AFTER}
+WAITING_STATUSES = (CaseStatus.RECEIVED, CaseStatus.REVIEW)
+#: Who can be a case's clerk: every role that works on cases.
+CLERK_ROLES = tuple(role for role in Role if Action.EDIT_CASE in GRANTS[role])
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_PARTIAL_PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]+([A-Z]{1,2})$")
+_LIKE_ESCAPE = "!"
+_VARIED_LETTERS = 3
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows; an empty field does not filter.
+
+    `deadline`: "flagged" keeps cases waiting for their claim letter (status received or review, no letter)
+    for 36 h or more (so overdue ones too), "overdue" those waiting for 48 h or more.
+    `text`: prefix of the case number, the plate or the client's last name (case-insensitive).
+    """
+
+    statuses: tuple[CaseStatus, ...] = ()
+    damage_type: DamageType | None = None
+    insurer_id: int | None = None
+    partner_id: int | None = None
+    clerk_id: int | None = None
+    deadline: DeadlineFilter | None = None
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.deadline is not None and self.deadline not in DEADLINE_AGE:
+            raise ValueError(f"unknown deadline filter {self.deadline!r}")
+        object.__setattr__(self, "statuses", tuple(CaseStatus(s) for s in self.statuses))
+        if self.damage_type is not None:
+            object.__setattr__(self, "damage_type", DamageType(self.damage_type))
+        object.__setattr__(self, "text", " ".join(self.text.split())[:MAX_SEARCH_LENGTH])
+
+    def summary(self) -> str:
+        """The filters for the access log: codes and ids only, never the search text (it may be a name)."""
+        parts = [
+            f"status={','.join(self.statuses)}" if self.statuses else "",
+            f"damage_type={self.damage_type}" if self.damage_type else "",
+            f"insurer_id={self.insurer_id}" if self.insurer_id is not None else "",
+            f"partner_id={self.partner_id}" if self.partner_id is not None else "",
+            f"clerk_id={self.clerk_id}" if self.clerk_id is not None else "",
+            f"deadline={self.deadline}" if self.deadline else "",
+            "text=yes" if self.text else "",
+        ]
+        return "; ".join(p for p in parts if p) or "all"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a board page ends: its last row's (received_at, id). The next page starts after it."""
+
+    received_at: datetime
+    id: int
+
+    def to_token(self) -> str:
+        """A short string for session state, e.g. `65f1c2a9b3c00.2a`."""
+        return f"{(self.received_at - _EPOCH) // _MICROSECOND:x}.{self.id:x}"
+
+    @classmethod
+    def from_token(cls, token: str) -> Cursor:
+        """The cursor of `to_token`; ValueError for anything else."""
+        try:
+            micros, ident = token.split(".")
+            return cls(_EPOCH + int(micros, 16) * _MICROSECOND, int(ident, 16))
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"invalid board cursor {token!r}") from exc
+
+
+@dataclass(frozen=True)
+class BoardRow(CaseRow):
+    partner: str = ""
+    clerk: str = ""
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    rows: list[BoardRow]
+    next_cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class BoardChoices:
+    """(id, name) pairs for the filter widgets, sorted by name."""
+
+    insurers: list[tuple[int, str]]
+    partners: list[tuple[int, str]]
+    clerks: list[tuple[int, str]]
+
+
+# --- services -------------------------------------------------------------------------------------
+
+
+def list_board(
+    session: Session, *, actor: Actor, filters: BoardFilter, after: Cursor | None = None, page_size: int = PAGE_SIZE
+) -> BoardPage:
+    """One page of the board, newest first, starting after `after` (keyset pagination, never OFFSET)."""
+    require(actor, Action.LIST_CASES)
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    at = now()
+    keys = _page_keys(session, filters, at, after=after, limit=page_size + 1)
+    page = keys[:page_size]
+    next_cursor = Cursor(*page[-1]) if len(keys) > page_size else None
+    return BoardPage([_board_row(r, at) for r in _fetch_rows(session, page)], next_cursor)
+
+
+def status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> dict[CaseStatus, int]:
+    """Cases per status (every status, lifecycle order) for the filters, ignoring their status filter."""
+    require(actor, Action.LIST_CASES)
+    where = _conditions(session, filters, now())
+    if filters.deadline is not None:
+        where.append(Case.status.in_(WAITING_STATUSES))
+    counts = dict(session.execute(select(Case.status, func.count()).where(*where).group_by(Case.status)).all())
+    return {status: counts.get(status, 0) for status in CaseStatus}
+
+
+def board_choices(session: Session, *, actor: Actor) -> BoardChoices:
+    """The insurers, partner businesses and clerks the board can be filtered by."""
+    require(actor, Action.LIST_CASES)
+    insurers = session.execute(select(Insurer.id, Insurer.name).order_by(Insurer.name, Insurer.id)).all()
+    partners = session.execute(select(Partner.id, Partner.name).order_by(Partner.name, Partner.id)).all()
+    clerks = session.execute(
+        select(User.id, User.display_name).where(User.role.in_(CLERK_ROLES)).order_by(User.display_name, User.id)
+    ).all()
+    return BoardChoices([tuple(r) for r in insurers], [tuple(r) for r in partners], [tuple(r) for r in clerks])
+
+
+def export_board(
+    session: Session, *, actor: Actor, filters: BoardFilter, limit: int = EXPORT_LIMIT
+) -> tuple[list[dict[str, str]], bool]:
+    """The filtered board as rows with German headers (at most `limit`; True if cut off), logged as export."""
+    require(actor, Action.LIST_CASES)
+    require(actor, Action.EXPORT_DATA)
+    at = now()
+    rows: list[dict[str, str]] = []
+    after: Cursor | None = None
+    while len(rows) <= limit:  # keyset batches: never more than one batch of rows per query
+        want = min(EXPORT_BATCH, limit + 1 - len(rows))
+        keys = _page_keys(session, filters, at, after=after, limit=want)
+        rows += [_export_row(r, at) for r in _fetch_rows(session, keys, export=True)]
+        if len(keys) < want:
+            break
+        after = Cursor(*keys[-1])
+    truncated = len(rows) > limit
+    del rows[limit:]
+    detail = f"{filters.summary()}; rows={len(rows)}" + ("; truncated" if truncated else "")
+    log_access(session, actor=actor, action="export", object_type="board", detail=detail)
+    return rows, truncated
+
+
+# --- query building -------------------------------------------------------------------------------
+
+
+def _page_keys(
+    session: Session, filters: BoardFilter, at: datetime, *, after: Cursor | None, limit: int
+) -> list[tuple[datetime, int]]:
+    """(received_at, id) of the next `limit` cases in board order.
+
+    Only these two columns, so an index on (filter column, received_at) answers it in order and stops after
+    `limit` entries. Several statuses are one such query per status, merged (an IN list would make the
+    database sort every match).
+    """
+    statuses = _status_set(filters)
+    if statuses == ():
+        return []
+    where = _conditions(session, filters, at)
+    if after is not None:
+        # a row value: SQLite and PostgreSQL both read it as a range on the received_at index
+        where.append(tuple_(Case.received_at, Case.id) < tuple_(after.received_at, after.id))
+
+    def keys(*extra: ColumnElement[bool]) -> Select:
+        return (
+            select(Case.received_at, Case.id)
+            .where(*where, *extra)
+            .order_by(Case.received_at.desc(), Case.id.desc())
+            .limit(limit)
+        )
+
+    if statuses is None:
+        stmt = keys()
+    elif len(statuses) == 1:
+        stmt = keys(Case.status == statuses[0])
+    else:
+        arms = [keys(Case.status == status).subquery() for status in statuses]
+        merged = union_all(*(select(arm.c.received_at, arm.c.id) for arm in arms)).subquery()
+        stmt = select(merged.c.received_at, merged.c.id).order_by(
+            merged.c.received_at.desc(), merged.c.id.desc()
+        ).limit(limit)
+    return [(r.received_at, r.id) for r in session.execute(stmt)]
+
+
+def _fetch_rows(session: Session, keys: list[tuple[datetime, int]], *, export: bool = False) -> list:
+    """The display columns of these cases, in board order (looked up by primary key)."""
+    if not keys:
+        return []
+    columns = [
+        Case.id, Case.number, Case.status, Case.damage_type, Case.received_at, Case.claim_letter_sent_at,
+        Case.plate, Person.first_name, Person.last_name, Person.city, Insurer.name.label("insurer"),
+        Partner.name.label("partner"), User.display_name.label("clerk"),
+    ]
+    if export:
+        columns += [Case.amount_claimed_cents, Case.amount_paid_cents, Case.paid_at, Case.closed_at]
+    stmt = (
+        select(*columns)
+        .join(Person, Case.client_id == Person.id)
+        .join(Insurer, Case.insurer_id == Insurer.id)
+        .outerjoin(Partner, Case.partner_id == Partner.id)
+        .outerjoin(User, Case.clerk_id == User.id)
+        .where(Case.id.in_([ident for _, ident in keys]))
+    )
+    return sorted(session.execute(stmt).all(), key=lambda r: (r.received_at, r.id), reverse=True)
+
+
+def _status_set(filters: BoardFilter) -> tuple[CaseStatus, ...] | None:
+    """The statuses the board may show (None: any); the deadline filters only look at waiting cases."""
+    if filters.deadline is None:
+        return filters.statuses or None
+    if not filters.statuses:
+        return WAITING_STATUSES
+    return tuple(s for s in filters.statuses if s in WAITING_STATUSES)
+
+
+def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[ColumnElement[bool]]:
+    """Every filter except the status."""
+    where: list[ColumnElement[bool]] = []
+    if filters.damage_type is not None:
+        where.append(Case.damage_type == filters.damage_type)
+    if filters.insurer_id is not None:
+        where.append(Case.insurer_id == filters.insurer_id)
+    if filters.partner_id is not None:
+        where.append(Case.partner_id == filters.partner_id)
+    if filters.clerk_id is not None:
+        where.append(Case.clerk_id == filters.clerk_id)
+    if filters.deadline is not None:
+        where += [Case.claim_letter_sent_at.is_(None), Case.received_at <= at - DEADLINE_AGE[filters.deadline]]
+    if filters.text:
+        where.append(_text_match(filters.text, session.get_bind().dialect.name))
+    return where
+
+
+def _text_match(text: str, dialect: str) -> ColumnElement[bool]:
+    """Case number, plate or client last name starts with `text`.
+
+    A UNION of three id sets, each read from its own index, so the database fetches the (few) hits by
+    primary key instead of walking the page-order index and testing every case.
+    """
+    names = select(Person.id).where(
+        or_(*(_starts_with(func.lower(Person.last_name), p, dialect) for p in name_prefixes(text)))
+    )
+    hits = union(
+        # ix_cases_number_upper
+        select(Case.id).where(_starts_with(func.upper(Case.number), text.upper(), dialect)).correlate(None),
+        # ix_cases_plate_incident
+        select(Case.id).where(_starts_with(Case.plate, plate_prefix(text), dialect)).correlate(None),
+        # ix_persons_last_name_lower, then ix_cases_client_id
+        select(Case.id).where(Case.client_id.in_(names.correlate(None))).correlate(None),
+    )
+    return Case.id.in_(hits)
+
+
+def _starts_with(expr: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:
+    """`expr` starts with `prefix`, written so that a b-tree index on `expr` can serve it.
+
+    PostgreSQL: LIKE 'prefix%' on a text_pattern_ops index (right under any collation). SQLite: the range
+    [prefix, successor) on its BINARY collation, which orders by code point exactly like the prefixes.
+    """
+    if dialect == "postgresql":
+        escaped = "".join(_LIKE_ESCAPE + ch if ch in f"%_{_LIKE_ESCAPE}" else ch for ch in prefix)
+        return expr.like(escaped + "%", escape=_LIKE_ESCAPE)
+    upper = _successor(prefix)
+    return expr >= prefix if upper is None else and_(expr >= prefix, expr < upper)
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string above every string that starts with `prefix` (None: there is none)."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if code <= 0x10FFFF:
+            return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
+        prefix = prefix[:-1]
+    return None
+
+
+def name_prefixes(text: str) -> list[str]:
+    """The search text as SQL's lower() may have stored it: SQLite's lower() (and PostgreSQL's in a C
+    locale) folds only A–Z, so each non-ASCII letter is tried in both cases ("özd" -> "özd", "Özd").
+    Only the first three such letters vary (at most eight prefixes)."""
+    options: list[tuple[str, ...]] = []
+    varied = 0
+    for ch in text:
+        low, up = ch.lower(), ch.upper()
+        if ch.isascii() or varied == _VARIED_LETTERS or low == up or len(low) != 1 or len(up) != 1:
+            options.append((low,))
+        else:
+            options.append((low, up))
+            varied += 1
+    return list(dict.fromkeys("".join(p) for p in product(*options)))
+
+
+def plate_prefix(text: str) -> str:
+    """The search text as a stored plate starts: `b ab 12` -> `B-AB 12`, `B AB` -> `B-AB`, else upper-cased."""
+    raw = " ".join(text.upper().split())
+    try:
+        return parse_plate(raw) or raw
+    except ValidationError:
+        partial = _PARTIAL_PLATE.match(raw)
+        return f"{partial.group(1)}-{partial.group(2)}" if partial else raw
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+def _board_row(r, at: datetime) -> BoardRow:
+    return BoardRow(
+        number=r.number, status=r.status, damage_type=r.damage_type, received_at=r.received_at,
+        deadline=claim_letter_deadline(
+            status=r.status, received_at=r.received_at, claim_letter_sent_at=r.claim_letter_sent_at, at=at
+        ),
+        client=f"{r.first_name} {r.last_name}".strip(), city=r.city, plate=r.plate, insurer=r.insurer,
+        partner=r.partner or "", clerk=r.clerk or "",
+    )
+
+
+def _export_row(r, at: datetime) -> dict[str, str]:
+    row = _board_row(r, at)
+
+    def eur(cents: int | None) -> str:
+        return "" if cents is None else format_eur(cents)
+
+    return {
+        t("col.number"): row.number,
+        t("col.status"): label(row.status),
+        t("col.received"): format_dt(row.received_at),
+        t("col.deadline"): label(row.deadline),
+        t("col.damage_type"): label(row.damage_type),
+        t("col.client"): row.client,
+        t("col.city"): row.city,
+        t("col.plate"): row.plate,
+        t("col.insurer"): row.insurer,
+        t("field.partner"): row.partner,
+        t("field.clerk"): row.clerk,
+        t("field.claim_letter_sent_at"): format_dt(r.claim_letter_sent_at),
+        t("field.amount_claimed"): eur(r.amount_claimed_cents),
+        t("field.amount_paid"): eur(r.amount_paid_cents),
+        t("field.paid_at"): format_dt(r.paid_at),
+        t("field.closed_at"): format_dt(r.closed_at),
+    }

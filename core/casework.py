@@ -1,0 +1,67 @@
+"""Everything the case page shows in one call, and document uploads that tick off the checklist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.cases import CaseView, open_case
+from core.checklist import ChecklistItem, checklist
+from core.correspondence import QueryView, list_queries
+from core.documents import DocumentVersionView, DocumentView, list_documents, upload_document
+from core.enums import DocumentKind, NoteVisibility
+from core.notes import NoteView, list_notes, writable_levels
+from core.permissions import Action, Actor, can
+from core.settings import Settings
+from core.tasks import TaskView, close_tasks_of_kind, list_case_tasks
+from db.models import Case
+
+
+@dataclass(frozen=True)
+class CaseWorkspace:
+    view: CaseView
+    checklist: list[ChecklistItem]
+    documents: list[DocumentView]
+    tasks: list[TaskView]
+    notes: list[NoteView]
+    note_levels: list[NoteVisibility]
+    queries: list[QueryView]
+    may_work: bool
+    may_upload: bool
+    may_pay: bool
+
+
+def case_workspace(session: Session, *, actor: Actor, number: str) -> CaseWorkspace | None:
+    """The case page's data for this actor (access logged); None is the §6 refusal."""
+    view = open_case(session, actor=actor, number=number)
+    if view is None:
+        return None
+    case = session.scalar(select(Case).where(Case.number == view.number))
+    may_work = can(actor, Action.WORK_TASKS, case)
+    back_office = can(actor, Action.LIST_CASES)
+    return CaseWorkspace(
+        view=view,
+        checklist=checklist(session, case_id=case.id, damage_type=case.damage_type) if back_office else [],
+        documents=list_documents(session, actor=actor, case_number=view.number),
+        tasks=list_case_tasks(session, actor=actor, number=view.number) if may_work else [],
+        notes=list_notes(session, actor=actor, number=view.number),
+        note_levels=writable_levels(actor),
+        queries=list_queries(session, actor=actor, number=view.number) if back_office else [],
+        may_work=may_work,
+        may_upload=can(actor, Action.UPLOAD_DOCUMENT, case),
+        may_pay=can(actor, Action.RECORD_PAYMENT, case),
+    )
+
+
+def add_document(
+    session: Session, *, actor: Actor, settings: Settings, number: str, kind: DocumentKind, filename: str,
+    data: bytes,
+) -> DocumentVersionView:
+    """Upload a document; the "document missing" task of its kind is done with it."""
+    version = upload_document(session, actor=actor, settings=settings, case_number=number, kind=kind,
+                              filename=filename, data=data)
+    case = session.scalar(select(Case).where(Case.number == number))
+    close_tasks_of_kind(session, actor=actor, case=case, kind=f"document:{kind.value}")
+    return version

@@ -1,0 +1,219 @@
+"""The case page's sections: each renders part of a CaseWorkspace and runs one core action on submit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from core import casework, cases, correspondence, notes, tasks
+from core.casework import CaseWorkspace
+from core.documents import download_document, preview_png
+from core.enums import CaseStatus, DocumentKind
+from core.errors import SchadenportalError
+from core.i18n import label, t
+from core.money import format_eur, parse_eur
+from core.permissions import Actor
+from core.timeline import event_details, event_label, role_label
+from core.timeutil import format_date, format_dt, now, to_berlin
+from core.ui.resources import settings, write_session
+
+NOTICE = "case_notice"
+
+
+def act(action: Callable, success: str) -> None:
+    """Run one user action as one transaction; show the German error, or remember success and rerun."""
+    try:
+        with write_session() as s:
+            action(s)
+    except SchadenportalError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[NOTICE] = success
+        st.rerun()
+
+
+def facts(ws: CaseWorkspace) -> None:
+    v = ws.view
+    rows = {
+        t("field.damage_type"): label(v.damage_type), t("field.insurer"): v.insurer,
+        t("field.policy_number"): v.policy_number, t("field.insurer_claim_number"): v.insurer_claim_number,
+        t("field.client"): v.client_name, t("field.client_contact"): v.client_contact, t("field.plate"): v.plate,
+        t("field.vin"): v.vin, t("field.incident_date"): format_date(v.incident_date), t("field.broker"): v.broker,
+        t("field.partner"): v.partner, t("field.clerk"): v.clerk, t("field.received_at"): format_dt(v.received_at),
+        t("field.claim_due"): format_dt(v.claim_due_at), t("field.deadline"): label(v.deadline),
+        t("field.claim_letter_sent_at"): format_dt(v.claim_letter_sent_at),
+        t("field.amount_claimed"): format_eur(v.amount_claimed_cents),
+        t("field.amount_paid"): format_eur(v.amount_paid_cents), t("field.cut"): format_eur(v.cut_cents),
+        t("field.paid_at"): format_dt(v.paid_at), t("field.closed_at"): format_dt(v.closed_at),
+        t("field.status_reason"): v.status_reason,
+    }
+    st.dataframe([{"": k, " ": val} for k, val in rows.items() if val not in ("", "–")], hide_index=True,
+                 width="stretch")
+    st.caption(t("field.description"))
+    st.text(v.incident_description or "–")
+    if ws.checklist:
+        st.caption(t("checklist.title"))
+        for item in ws.checklist:
+            st.text(("✅ " if item.present else "⬜ ") + label(item.kind))
+
+
+def next_steps(actor: Actor, ws: CaseWorkspace) -> None:
+    v = ws.view
+    if not v.next_statuses:
+        st.caption(t("case.no_next_steps"))
+        return
+    for target in v.next_statuses:
+        if target == CaseStatus.PAID:
+            continue  # recorded with amount and date in the payment section
+        if target == CaseStatus.INSURER_QUERY:
+            continue  # recorded with subject and deadline in the insurer section
+        with st.expander(t("case.change_to", status=label(target))):
+            with st.form(f"status_{target}"):
+                needs_reason = target == CaseStatus.CANCELLED or (
+                    target == CaseStatus.CLOSED and v.status != CaseStatus.PAID
+                )
+                reason = st.text_input(t("case.reason")) if needs_reason else ""
+                if st.form_submit_button(label(target)):
+                    act(lambda s: cases.change_status(s, actor=actor, number=v.number, to=target, reason=reason,
+                                                      expected_version=v.version),
+                        t("case.status_changed", status=label(target)))
+
+
+def timeline(ws: CaseWorkspace) -> None:
+    st.dataframe(
+        [
+            {t("timeline.time"): format_dt(e.at), t("timeline.actor"): f"{e.actor} ({role_label(e.role)})",
+             t("timeline.action"): event_label(e.action), t("timeline.details"): event_details(e.details)}
+            for e in ws.view.events
+        ],
+        hide_index=True, width="stretch",
+    )
+
+
+def documents(actor: Actor, ws: CaseWorkspace) -> None:
+    if not ws.documents:
+        st.info(t("docs.none"))
+    for doc in ws.documents:
+        st.markdown(f"**{label(doc.kind)}** · {len(doc.versions)} {t('docs.versions')}")
+        for ver in doc.versions:
+            c1, c2 = st.columns([4, 1])
+            c1.text(f"v{ver.version} · {ver.name} · {ver.size // 1024} KB · {format_dt(ver.uploaded_at)} · "
+                    f"{ver.uploaded_by}")
+            if c2.button(t("docs.open"), key=f"doc_open_{ver.id}"):
+                with write_session() as s:  # the download is logged
+                    st.session_state["doc_file"] = (ver.id, download_document(s, actor=actor, settings=settings(),
+                                                                              version_id=ver.id))
+        opened = st.session_state.get("doc_file")
+        if opened and any(v.id == opened[0] for v in doc.versions):
+            _show_file(opened[1])
+    if ws.may_upload:
+        with st.form("upload_document", clear_on_submit=True):
+            st.caption(t("docs.upload"))
+            kind = st.selectbox(t("docs.kind"), list(DocumentKind), format_func=label)
+            file = st.file_uploader(t("docs.file"), type=["pdf", "jpg", "jpeg", "png", "heic"])
+            if st.form_submit_button(t("docs.upload_button")) and file is not None:
+                act(lambda s: casework.add_document(s, actor=actor, settings=settings(), number=ws.view.number,
+                                                    kind=kind, filename=file.name, data=file.getvalue()),
+                    t("docs.uploaded", name=file.name))
+
+
+def _show_file(file) -> None:
+    if file is None:
+        st.error(t("case.refused"))
+        return
+    picture = preview_png(file.data, file.mime)
+    if picture:
+        st.image(picture)
+    st.download_button(t("docs.download"), file.data, file_name=file.filename, mime=file.mime)
+
+
+def work(actor: Actor, ws: CaseWorkspace) -> None:
+    at = now()
+    for task in ws.tasks:
+        c1, c2 = st.columns([5, 1])
+        marker = "✅" if task.done_at else ("🔴" if task.overdue(at) else "⬜")
+        due = f" · {t('tasks.due')} {format_dt(task.due_at)}" if task.due_at else ""
+        c1.text(f"{marker} {task.title}{due} · {task.assignee or '–'}")
+        if task.done_at is None and c2.button(t("tasks.done"), key=f"task_done_{task.id}"):
+            act(lambda s, tid=task.id: tasks.complete_task(s, actor=actor, task_id=tid), t("tasks.marked_done"))
+    with st.form("add_task", clear_on_submit=True):
+        title = st.text_input(t("tasks.new"))
+        due_date = st.date_input(t("tasks.due"), value=None, min_value=to_berlin(now()).date(), format="DD.MM.YYYY")
+        if st.form_submit_button(t("tasks.add")):
+            due = _end_of_day(due_date) if due_date else None
+            act(lambda s: tasks.add_task(s, actor=actor, number=ws.view.number, title=title, due_at=due),
+                t("tasks.added"))
+    c1, c2 = st.columns([3, 1])
+    caller = c1.selectbox(t("callback.who"), correspondence.CALLERS, format_func=lambda c: t(f"Caller.{c}"))
+    if c2.button(t("callback.log")):
+        act(lambda s: correspondence.log_callback(s, actor=actor, number=ws.view.number, caller=caller),
+            t("callback.logged"))
+
+
+def _end_of_day(day):
+    from datetime import datetime, time
+
+    from core.timeutil import BERLIN
+
+    return datetime.combine(day, time(18, 0), tzinfo=BERLIN)
+
+
+def note_section(actor: Actor, ws: CaseWorkspace) -> None:
+    for note in ws.notes:
+        st.caption(f"{label(note.visibility)} · {note.author} · {format_dt(note.created_at)}")
+        st.text(note.body)
+    if ws.note_levels:
+        with st.form("add_note", clear_on_submit=True):
+            level = st.selectbox(t("notes.visibility"), ws.note_levels, format_func=label)
+            body = st.text_area(t("notes.new"))
+            if st.form_submit_button(t("notes.add")):
+                act(lambda s: notes.add_note(s, actor=actor, number=ws.view.number, visibility=level, body=body),
+                    t("notes.added"))
+    elif not ws.notes:
+        st.info(t("notes.none"))
+
+
+def insurer_and_payment(actor: Actor, ws: CaseWorkspace) -> None:
+    v = ws.view
+    for q in ws.queries:
+        c1, c2 = st.columns([5, 1])
+        state = t("query.answered_at", at=format_dt(q.answered_at)) if q.answered_at else \
+            t("query.open_until", at=format_dt(q.due_at))
+        c1.text(f"{format_dt(q.received_at)} · {q.subject} · {state}")
+        if q.answered_at is None and ws.may_work and c2.button(t("query.answer"), key=f"query_{q.id}"):
+            act(lambda s, qid=q.id: correspondence.answer_insurer_query(s, actor=actor, number=v.number, query_id=qid),
+                t("query.answered"))
+    if CaseStatus.INSURER_QUERY in v.next_statuses:
+        with st.form("insurer_query", clear_on_submit=True):
+            st.caption(t("query.new"))
+            subject = st.text_input(t("query.subject"))
+            days = st.number_input(t("query.days"), min_value=1, max_value=60, value=correspondence.QUERY_ANSWER_DAYS)
+            if st.form_submit_button(t("query.record")):
+                act(lambda s: correspondence.record_insurer_query(s, actor=actor, number=v.number, subject=subject,
+                                                                  due_days=int(days), expected_version=v.version),
+                    t("query.recorded"))
+    if not ws.may_pay:
+        return
+    if v.paid_at is None:
+        with st.form("amount_claimed"):
+            claimed = st.text_input(t("payment.claimed"), value=_euros(v.amount_claimed_cents))
+            if st.form_submit_button(t("payment.save_claimed")):
+                act(lambda s: correspondence.set_amount_claimed(s, actor=actor, number=v.number,
+                                                                amount_claimed_cents=parse_eur(claimed, field="amount_claimed")),
+                    t("payment.claimed_saved"))
+    if CaseStatus.PAID in v.next_statuses:
+        with st.form("payment"):
+            st.caption(t("payment.title"))
+            paid = st.text_input(t("case.amount_paid"))
+            paid_on = st.date_input(t("payment.date"), value=to_berlin(now()).date(),
+                                    max_value=to_berlin(now()).date(), format="DD.MM.YYYY")
+            if st.form_submit_button(t("payment.record")):
+                act(lambda s: correspondence.record_payment(s, actor=actor, number=v.number,
+                                                            amount_paid_cents=parse_eur(paid, field="amount_paid"),
+                                                            paid_on=paid_on, expected_version=v.version),
+                    t("payment.recorded"))
+
+
+def _euros(cents: int | None) -> str:
+    return "" if cents is None else format_eur(cents).replace(" €", "")
