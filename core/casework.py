@@ -15,7 +15,7 @@ from core.enums import DocumentKind, NoteVisibility
 from core.notes import NoteView, list_notes, writable_levels
 from core.permissions import Action, Actor, can
 from core.settings import Settings
-from core.tasks import TaskView, close_tasks_of_kind, list_case_tasks
+from core.tasks import TaskView, assignable_users, close_tasks_of_kind, list_case_tasks
 from db.models import Case
 
 
@@ -28,6 +28,7 @@ class CaseWorkspace:
     notes: list[NoteView]
     note_levels: list[NoteVisibility]
     queries: list[QueryView]
+    assignees: list[tuple[int, str]]
     may_work: bool
     may_upload: bool
     may_pay: bool
@@ -49,6 +50,7 @@ def case_workspace(session: Session, *, actor: Actor, number: str) -> CaseWorksp
         notes=list_notes(session, actor=actor, number=view.number),
         note_levels=writable_levels(actor),
         queries=list_queries(session, actor=actor, number=view.number) if back_office else [],
+        assignees=assignable_users(session) if may_work else [],
         may_work=may_work,
         may_upload=can(actor, Action.UPLOAD_DOCUMENT, case),
         may_pay=can(actor, Action.RECORD_PAYMENT, case),

@@ -9,6 +9,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.enums import Role
 from core.errors import NotFound, ValidationError
 from core.events import append_event
 from core.i18n import t
@@ -59,14 +60,29 @@ def create_task(
     return task
 
 
+ASSIGNEE_ROLES = (Role.ADMIN, Role.STAFF, Role.LAWYER)
+
+
+def assignable_users(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of the active back-office users a task can be given to."""
+    rows = session.execute(
+        select(User.id, User.display_name)
+        .where(User.is_active.is_(True), User.role.in_(ASSIGNEE_ROLES))
+        .order_by(User.display_name, User.id)
+    )
+    return [tuple(r) for r in rows]
+
+
 def add_task(
     session: Session, *, actor: Actor, number: str, title: str, due_at: datetime | None = None,
     assignee_id: int | None = None,
 ) -> Task:
-    """A clerk adds a task to a case."""
+    """A clerk adds a task to a case (for the case's clerk unless someone else is named)."""
     case = _case_for(session, actor, number, Action.WORK_TASKS)
     if due_at is not None and due_at < now():
         raise ValidationError(t("task.due_in_past"), field="due_at")
+    if assignee_id is not None and assignee_id not in dict(assignable_users(session)):
+        raise ValidationError(t("task.bad_assignee"), field="assignee_id")
     return create_task(session, actor=actor, case=case, title=title, due_at=due_at, assignee_id=assignee_id)
 
 

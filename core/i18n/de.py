@@ -458,3 +458,8 @@ STRINGS.update({
     "board.file_name": "faelle-{date}",
     "board.sheet": "Fälle",
 })
+STRINGS.update({
+    "task.bad_assignee": "Aufgaben können nur aktiven Mitarbeitenden der Sachbearbeitung zugewiesen werden.",
+    "tasks.assignee": "Zuständig",
+    "tasks.case_clerk": "– Sachbearbeitung des Falls –",
+})

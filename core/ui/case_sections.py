@@ -139,10 +139,15 @@ def work(actor: Actor, ws: CaseWorkspace) -> None:
             act(lambda s, tid=task.id: tasks.complete_task(s, actor=actor, task_id=tid), t("tasks.marked_done"))
     with st.form("add_task", clear_on_submit=True):
         title = st.text_input(t("tasks.new"))
-        due_date = st.date_input(t("tasks.due"), value=None, min_value=to_berlin(now()).date(), format="DD.MM.YYYY")
+        c1, c2 = st.columns(2)
+        due_date = c1.date_input(t("tasks.due"), value=None, min_value=to_berlin(now()).date(), format="DD.MM.YYYY")
+        names = dict(ws.assignees)
+        assignee = c2.selectbox(t("tasks.assignee"), [None, *names],
+                                format_func=lambda i: t("tasks.case_clerk") if i is None else names[i])
         if st.form_submit_button(t("tasks.add")):
             due = _end_of_day(due_date) if due_date else None
-            act(lambda s: tasks.add_task(s, actor=actor, number=ws.view.number, title=title, due_at=due),
+            act(lambda s: tasks.add_task(s, actor=actor, number=ws.view.number, title=title, due_at=due,
+                                         assignee_id=assignee),
                 t("tasks.added"))
     c1, c2 = st.columns([3, 1])
     caller = c1.selectbox(t("callback.who"), correspondence.CALLERS, format_func=lambda c: t(f"Caller.{c}"))

@@ -114,3 +114,12 @@ def test_callback_is_logged_in_the_timeline(world):
     click(at, t("callback.log"))
     assert t("callback.logged") in texts(at)
     assert "Statusanruf erfasst" in table_text(at)
+
+
+def test_task_can_be_given_to_another_clerk(world):
+    at = page(world, Role.STAFF, world.own_case)
+    form_input(at, t("tasks.new"), "Gutachten prüfen")
+    next(s for s in at.selectbox if s.label == t("tasks.assignee")).set_value(world.users[Role.LAWYER])
+    click(at, t("tasks.add"))
+    assert any("Gutachten prüfen" in x.value and "T_Lawyer" in x.value for x in at.text)
+

@@ -126,3 +126,14 @@ def test_manager_cannot_take_in(engine, settings):
     manager = Actor(user_id=None, username="m", display_name="M", role=Role.MANAGER)
     with pytest.raises(PermissionDenied):
         take_in(engine, settings, manager, form())
+
+
+def test_task_assignee_must_be_back_office(engine, settings, clerk):
+    from core import tasks
+    from tests.factories import make_partner
+
+    number = take_in(engine, settings, clerk, form()).number
+    partner_login = make_user(engine, "glas", Role.PARTNER, partner_id=make_partner(engine))
+    with pytest.raises(ValidationError, match="Sachbearbeitung"):
+        with unit_of_work(engine) as s:
+            tasks.add_task(s, actor=clerk, number=number, title="x", assignee_id=partner_login)
