@@ -4,12 +4,12 @@ import streamlit as st
 
 from core import users
 from core.enums import Role
-from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.permissions import Action
 from core.timeutil import format_dt
 from core.ui.navigation import guard
-from core.ui.resources import read_session, write_session
+from core.ui.resources import read_session
+from core.ui.widgets import act, show_notice
 
 actor = guard(Action.MANAGE_USERS)
 st.title(t("users.title"))
@@ -20,9 +20,7 @@ with read_session() as s:
     partners = dict(users.list_partner_choices(s, actor=actor))
     brokers = dict(users.list_broker_choices(s, actor=actor))
 
-notice = st.session_state.pop("users_notice", None)
-if notice:
-    st.success(notice)
+show_notice("users_notice")
 
 st.dataframe(
     [
@@ -40,15 +38,8 @@ st.dataframe(
 
 
 def run(action, success: str) -> None:
-    """Run one admin action as one transaction; show its German error or remember the success."""
-    try:
-        with write_session() as s:
-            action(s)
-    except SchadenportalError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state["users_notice"] = success
-        st.rerun()
+    """Run one admin action as one transaction (see core.ui.widgets.act)."""
+    act(action, success, notice_key="users_notice")
 
 
 def link_inputs(role: Role, key: str, partner_id=None, broker_id=None) -> tuple[int | None, int | None]:

@@ -8,6 +8,7 @@ from core.permissions import Action
 from core.ui import case_sections as sections
 from core.ui.navigation import guard
 from core.ui.resources import write_session
+from core.ui.widgets import show_notice
 
 actor = guard(Action.VIEW_CASE)
 
@@ -28,9 +29,7 @@ if ws is None:
     st.stop()
 
 st.title(t("case.title", number=ws.view.number))
-notice = st.session_state.pop(sections.NOTICE, None)
-if notice:
-    st.success(notice)
+show_notice(sections.NOTICE)
 st.markdown(f"**{t('case.status')}:** {label(ws.view.status)} · **{t('field.deadline')}:** {label(ws.view.deadline)}")
 
 names = [t("case.tab_overview"), t("case.timeline"), t("case.tab_documents")]

@@ -10,27 +10,20 @@ from core import casework, cases, correspondence, notes, tasks
 from core.casework import CaseWorkspace
 from core.documents import download_document, preview_png
 from core.enums import CaseStatus, DocumentKind
-from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.money import format_eur, parse_eur
 from core.permissions import Actor
 from core.timeline import event_details, event_label, role_label
 from core.timeutil import format_date, format_dt, now, to_berlin
+from core.ui import widgets
 from core.ui.resources import settings, write_session
 
 NOTICE = "case_notice"
 
 
 def act(action: Callable, success: str) -> None:
-    """Run one user action as one transaction; show the German error, or remember success and rerun."""
-    try:
-        with write_session() as s:
-            action(s)
-    except SchadenportalError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state[NOTICE] = success
-        st.rerun()
+    """Run one case action as one transaction (see core.ui.widgets.act)."""
+    widgets.act(action, success, notice_key=NOTICE)
 
 
 def facts(ws: CaseWorkspace) -> None:

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from core.dashboard import CaseRow
+from core.errors import SchadenportalError
+from core.ui.resources import write_session
 from core.i18n import label, t
 from core.timeutil import format_dt
+
+
+def act(action: Callable[[Session], object], success: str, *, notice_key: str) -> None:
+    """Run one user action as one transaction; show the German error, or remember success and rerun."""
+    try:
+        with write_session() as s:
+            action(s)
+    except SchadenportalError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[notice_key] = success
+        st.rerun()
+
+
+def show_notice(notice_key: str) -> None:
+    """Show (once) the success message an action left behind."""
+    notice = st.session_state.pop(notice_key, None)
+    if notice:
+        st.success(notice)
 
 
 def case_url(number: str) -> str:
