@@ -44,9 +44,10 @@ with tabs[t("case.tab_overview")]:
     left, right = st.columns([3, 2])
     with left:
         sections.facts(ws)
-    with right:
-        st.subheader(t("case.next_steps"))
-        sections.next_steps(actor, ws)
+    if ws.may_work:
+        with right:
+            st.subheader(t("case.next_steps"))
+            sections.next_steps(actor, ws)
 with tabs[t("case.timeline")]:
     sections.timeline(ws)
 with tabs[t("case.tab_documents")]:

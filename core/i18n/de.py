@@ -463,3 +463,4 @@ STRINGS.update({
     "tasks.assignee": "Zuständig",
     "tasks.case_clerk": "– Sachbearbeitung des Falls –",
 })
+STRINGS.update({"case.fact": "Angabe", "case.value": "Wert"})

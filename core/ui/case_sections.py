@@ -41,8 +41,8 @@ def facts(ws: CaseWorkspace) -> None:
         t("field.paid_at"): format_dt(v.paid_at), t("field.closed_at"): format_dt(v.closed_at),
         t("field.status_reason"): v.status_reason,
     }
-    st.dataframe([{"": k, " ": val} for k, val in rows.items() if val not in ("", "–")], hide_index=True,
-                 width="stretch")
+    shown = [{t("case.fact"): k, t("case.value"): val} for k, val in rows.items() if val not in ("", "–")]
+    st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3)
     st.caption(t("field.description"))
     st.text(v.incident_description or "–")
     if ws.checklist:

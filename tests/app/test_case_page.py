@@ -57,6 +57,19 @@ def test_staff_moves_case_to_review(world):
 
 def test_manager_sees_no_status_buttons(world):
     at = open_case(world, Role.MANAGER, world.own_case)
+    assert t("case.next_steps") not in texts(at)
+    assert not [b for b in at.button if b.label in ("Prüfung", "Storniert")]
+
+
+def test_closed_case_offers_no_next_step_to_staff(world):
+    from core import cases
+    from core.enums import CaseStatus
+    from core.permissions import Actor
+
+    staff = Actor(user_id=None, username="s", display_name="S", role=Role.STAFF)
+    with unit_of_work(world.engine) as s:
+        cases.change_status(s, actor=staff, number=world.own_case, to=CaseStatus.CANCELLED, reason="doppelt")
+    at = open_case(world, Role.STAFF, world.own_case)
     assert t("case.no_next_steps") in texts(at)
 
 
