@@ -16,7 +16,7 @@ from core.i18n import label, t
 from core.lifecycle import DeadlineState, allowed_next, claim_letter_deadline, claim_letter_due, is_allowed
 from core.permissions import Action, Actor, can, require
 from core.timeutil import now, to_berlin
-from db.models import Case, CaseEvent, Counter, Insurer, Person
+from db.models import Assignment, Case, CaseEvent, Counter, Insurer, Person
 
 DEFAULT_PARTNER_KIND = {
     DamageType.GLASS: PartnerKind.GLASS,
@@ -234,6 +234,7 @@ class CaseView:
     status_reason: str
     next_statuses: list[CaseStatus]
     events: list[EventView] = field(default_factory=list)
+    assignment_reason: str = ""
 
     @property
     def cut_cents(self) -> int | None:
@@ -272,6 +273,10 @@ def open_case(session: Session, *, actor: Actor, number: str) -> CaseView | None
         amount_paid_cents=case.amount_paid_cents, paid_at=case.paid_at, closed_at=case.closed_at,
         status_reason=case.status_reason, next_statuses=allowed_next(case.status) if may_change else [],
         events=[EventView(e.at, e.actor_name, e.actor_role, e.action, e.details) for e in events],
+        assignment_reason=session.scalar(
+            select(Assignment.reason).where(Assignment.case_id == case.id)
+            .order_by(Assignment.assigned_at.desc(), Assignment.id.desc()).limit(1)
+        ) or "",
     )
 
 

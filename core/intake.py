@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core import validation
+from core.assignment import assign_partner
 from core.cases import NewCase, create_case
 from core.checklist import REQUIRED
 from core.documents import upload_document
@@ -178,6 +179,9 @@ def take_in_case(
     clerk = pick_clerk(session)
     data = NewCase(**{**data.__dict__, "clerk_id": clerk.id if clerk else None, "received_at": at})
     case = create_case(session, actor=actor, data=data)
+    if assign_partner(session, actor=actor, case=case) is None:
+        create_task(session, actor=actor, case=case, title=t("assign.none_task"), kind="assignment",
+                    due_at=case.received_at + DOCUMENT_TASK_DUE)
     for photo in photos or []:
         upload_document(session, actor=actor, settings=settings, case_number=case.number,
                         kind=DocumentKind.PHOTO, filename=photo.filename, data=photo.data)

@@ -464,3 +464,10 @@ STRINGS.update({
     "tasks.case_clerk": "– Sachbearbeitung des Falls –",
 })
 STRINGS.update({"case.fact": "Angabe", "case.value": "Wert"})
+STRINGS.update({
+    "assign.reason": "{name} hatte mit {count} Aufträgen diese Woche die wenigsten (weitere Kandidaten: {others}).",
+    "assign.none_task": "Kein Partnerbetrieb verfügbar – bitte manuell zuweisen",
+    "event.partner_assigned": "Partner zugewiesen",
+    "event.no_partner_available": "Kein Partner verfügbar",
+})
+STRINGS.update({"field.assignment": "Warum dieser Partner"})

@@ -33,7 +33,7 @@ def facts(ws: CaseWorkspace) -> None:
         t("field.policy_number"): v.policy_number, t("field.insurer_claim_number"): v.insurer_claim_number,
         t("field.client"): v.client_name, t("field.client_contact"): v.client_contact, t("field.plate"): v.plate,
         t("field.vin"): v.vin, t("field.incident_date"): format_date(v.incident_date), t("field.broker"): v.broker,
-        t("field.partner"): v.partner, t("field.clerk"): v.clerk, t("field.received_at"): format_dt(v.received_at),
+        t("field.partner"): v.partner, t("field.assignment"): v.assignment_reason, t("field.clerk"): v.clerk, t("field.received_at"): format_dt(v.received_at),
         t("field.claim_due"): format_dt(v.claim_due_at), t("field.deadline"): label(v.deadline),
         t("field.claim_letter_sent_at"): format_dt(v.claim_letter_sent_at),
         t("field.amount_claimed"): format_eur(v.amount_claimed_cents),

@@ -78,3 +78,18 @@ def test_cancel_without_reason_shows_german_error(world):
     next(b for b in at.button if b.label == "Storniert").click()
     at.run()
     assert t("case.reason_required") in texts(at)
+
+
+def test_assignment_reason_is_shown(world):
+    from core.assignment import assign_partner
+    from core.permissions import Actor
+
+    staff = Actor(user_id=None, username="s", display_name="S", role=Role.STAFF)
+    with unit_of_work(world.engine) as s:
+        from core import cases
+
+        case = cases.get_case(s, number=world.own_case)
+        case.partner_id = None
+        assign_partner(s, actor=staff, case=case)
+    at = open_case(world, Role.STAFF, world.own_case)
+    assert "wenigsten" in table_text(at)

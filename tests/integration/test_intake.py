@@ -68,7 +68,20 @@ def test_intake_opens_case_with_clerk_tasks_and_normalised_fields(engine, settin
         tasks = s.scalars(select(Task.title).where(Task.case_id == case.id)).all()
         assert case.plate == "B-AB 1234" and case.amount_claimed_cents == 123450 and case.clerk_id == clerk.user_id
     assert sorted(tasks) == ["Dokument fehlt: Abtretungserklärung", "Dokument fehlt: Fahrzeugschein",
-                             "Dokument fehlt: Foto", "Dokument fehlt: Rechnung"]
+                             "Dokument fehlt: Foto", "Dokument fehlt: Rechnung",
+                             "Kein Partnerbetrieb verfügbar – bitte manuell zuweisen"]  # no partner in this test
+
+
+def test_intake_assigns_the_fairest_partner(engine, settings, clerk):
+    from tests.factories import make_partner
+
+    glass = make_partner(engine, "Autoglas Mitte")  # serves regions 10 and 20
+    result = take_in(engine, settings, clerk, form())
+    with unit_of_work(engine) as s:
+        case = s.scalar(select(Case).where(Case.number == result.number))
+        titles = s.scalars(select(Task.title).where(Task.case_id == case.id)).all()
+    assert case.partner_id == glass
+    assert not [x for x in titles if x.startswith("Kein Partnerbetrieb")]
 
 
 def test_photo_is_stored_and_its_task_not_created(engine, settings, clerk):

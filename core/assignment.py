@@ -1,0 +1,91 @@
+"""Fair assignment of orders to partners (§7): among the eligible partners the one with the fewest
+orders this ISO week; ties go to the one assigned least recently, then the lowest id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.enums import AssignmentOrigin, PartnerKind
+from core.events import append_event
+from core.i18n import t
+from core.permissions import Actor
+from core.timeutil import iso_week, now
+from db.models import Assignment, Case, Partner
+
+
+@dataclass(frozen=True)
+class Candidate:
+    partner_id: int
+    name: str
+    count: int
+    last_assigned_at: datetime | None
+
+
+def serves(regions: str, postal_code: str) -> bool:
+    """True if the partner's comma-separated two-digit regions include the postal code's prefix."""
+    return postal_code[:2] in {r.strip() for r in regions.split(",") if r.strip()}
+
+
+def weekly_counts(session: Session, *, week: str, partner_ids: list[int]) -> dict[int, int]:
+    """Orders per partner in an ISO week (declined orders do not count)."""
+    if not partner_ids:
+        return {}
+    rows = session.execute(
+        select(Assignment.partner_id, func.count())
+        .where(Assignment.iso_week == week, Assignment.partner_id.in_(partner_ids), Assignment.declined_at.is_(None))
+        .group_by(Assignment.partner_id)
+    )
+    return dict(rows.all())
+
+
+def candidates(session: Session, *, kind: PartnerKind, postal_code: str, at: datetime,
+               exclude: frozenset[int] = frozenset()) -> list[Candidate]:
+    """The eligible partners with their weekly counts, best first. Locks their rows (PostgreSQL) so two
+    intakes at the same moment cannot both pick from stale counts; SQLite is serialised by BEGIN IMMEDIATE."""
+    partners = session.scalars(
+        select(Partner)
+        .where(Partner.kind == kind, Partner.is_active.is_(True), Partner.paused.is_(False))
+        .order_by(Partner.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    serving = [p for p in partners if p.id not in exclude and serves(p.regions, postal_code)]
+    counts = weekly_counts(session, week=iso_week(at), partner_ids=[p.id for p in serving])
+    eligible = [
+        Candidate(p.id, p.name, counts.get(p.id, 0), p.last_assigned_at)
+        for p in serving
+        if counts.get(p.id, 0) < p.weekly_capacity
+    ]
+    never = datetime.min.replace(tzinfo=at.tzinfo)
+    return sorted(eligible, key=lambda c: (c.count, c.last_assigned_at or never, c.partner_id))
+
+
+def assign_partner(
+    session: Session, *, actor: Actor, case: Case, origin: AssignmentOrigin = AssignmentOrigin.AUTO,
+    exclude: frozenset[int] = frozenset(), at: datetime | None = None,
+) -> Assignment | None:
+    """Give the case to the fairest eligible partner and store why; None if no partner is eligible."""
+    at = at or now()
+    ranked = candidates(session, kind=case.partner_kind, postal_code=case.postal_code, at=at, exclude=exclude)
+    if not ranked:
+        append_event(session, case=case, actor=actor, action="no_partner_available",
+                     details={"kind": str(case.partner_kind), "region": case.postal_code[:2]})
+        return None
+    chosen = ranked[0]
+    reason = t("assign.reason", name=chosen.name, count=chosen.count, others=len(ranked) - 1)
+    assignment = Assignment(
+        case_id=case.id, partner_id=chosen.partner_id, iso_week=iso_week(at), origin=origin, reason=reason,
+        candidates=[{"partner_id": c.partner_id, "name": c.name, "count": c.count} for c in ranked],
+        assigned_at=at, assigned_by_id=actor.user_id,
+    )
+    session.add(assignment)
+    case.partner_id = chosen.partner_id
+    session.get(Partner, chosen.partner_id).last_assigned_at = at
+    append_event(session, case=case, actor=actor, action="partner_assigned",
+                 details={"partner": chosen.name, "origin": str(origin), "week_count": chosen.count}, at=at)
+    session.flush()
+    return assignment
