@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from core.enums import AssignmentOrigin, PartnerKind
 from core.events import append_event
 from core.i18n import t
-from core.permissions import Actor
+from core.errors import NotFound, ValidationError
+from core.permissions import Action, Actor, can, require
 from core.timeutil import iso_week, now
 from db.models import Assignment, Case, Partner
 
@@ -89,3 +90,100 @@ def assign_partner(
                  details={"partner": chosen.name, "origin": str(origin), "week_count": chosen.count}, at=at)
     session.flush()
     return assignment
+
+
+def _current(session: Session, case: Case) -> Assignment | None:
+    return session.scalar(
+        select(Assignment).where(Assignment.case_id == case.id, Assignment.declined_at.is_(None))
+        .order_by(Assignment.assigned_at.desc(), Assignment.id.desc()).limit(1)
+    )
+
+
+def _locked_case(session: Session, actor: Actor, number: str, action: Action) -> Case:
+    case = session.scalar(
+        select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
+    )
+    if case is None or not can(actor, Action.VIEW_CASE, case):
+        raise NotFound(t("case.refused"))
+    require(actor, action, case)
+    return case
+
+
+def accept_order(session: Session, *, actor: Actor, number: str) -> None:
+    """The partner accepts its order (a second click changes nothing)."""
+    case = _locked_case(session, actor, number, Action.RESPOND_ORDER)
+    current = _current(session, case)
+    if current is None or current.partner_id != actor.partner_id:
+        raise NotFound(t("case.refused"))
+    if current.accepted_at is None:
+        current.accepted_at = now()
+        append_event(session, case=case, actor=actor, action="order_accepted", details={})
+
+
+def decline_order(session: Session, *, actor: Actor, number: str, reason: str) -> Assignment | None:
+    """The partner declines with a reason; the order moves to the next fairest partner."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(t("assign.decline_reason"), field="reason")
+    case = _locked_case(session, actor, number, Action.RESPOND_ORDER)
+    current = _current(session, case)
+    if current is None or current.partner_id != actor.partner_id:
+        raise NotFound(t("case.refused"))
+    if current.accepted_at is not None:
+        raise ValidationError(t("assign.already_accepted"))
+    current.declined_at, current.decline_reason = now(), reason[:500]
+    append_event(session, case=case, actor=actor, action="order_declined", details={"reason": reason[:500]})
+    case.partner_id = None
+    declined = frozenset(session.scalars(
+        select(Assignment.partner_id).where(Assignment.case_id == case.id, Assignment.declined_at.is_not(None))
+    ))
+    return assign_partner(session, actor=actor, case=case, origin=AssignmentOrigin.DECLINE, exclude=declined)
+
+
+def override_assignment(session: Session, *, actor: Actor, number: str, partner_id: int, reason: str) -> Assignment:
+    """Staff give the order to a partner of their choice, with a reason."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(t("assign.override_reason"), field="reason")
+    case = _locked_case(session, actor, number, Action.OVERRIDE_ASSIGNMENT)
+    target = session.get(Partner, partner_id)
+    if target is None or not target.is_active or target.kind != case.partner_kind:
+        raise ValidationError(t("assign.bad_partner"), field="partner_id")
+    current = _current(session, case)
+    if current is not None:
+        current.declined_at, current.decline_reason = now(), t("assign.replaced")
+    at = now()
+    assignment = Assignment(
+        case_id=case.id, partner_id=target.id, iso_week=iso_week(at), origin=AssignmentOrigin.OVERRIDE,
+        reason=reason[:500], candidates=[], assigned_at=at, assigned_by_id=actor.user_id,
+    )
+    session.add(assignment)
+    case.partner_id = target.id
+    target.last_assigned_at = at
+    append_event(session, case=case, actor=actor, action="partner_assigned",
+                 details={"partner": target.name, "origin": str(AssignmentOrigin.OVERRIDE), "reason": reason[:500]})
+    session.flush()
+    return assignment
+
+
+def partner_choices(session: Session, *, actor: Actor, number: str) -> list[tuple[int, str]]:
+    """Active partners of the case's kind, for an override."""
+    case = session.scalar(select(Case).where(Case.number == number))
+    if case is None or not can(actor, Action.OVERRIDE_ASSIGNMENT, case):
+        raise NotFound(t("case.refused"))
+    rows = session.execute(
+        select(Partner.id, Partner.name)
+        .where(Partner.kind == case.partner_kind, Partner.is_active.is_(True)).order_by(Partner.name)
+    )
+    return [tuple(r) for r in rows]
+
+
+def order_state(session: Session, *, actor: Actor, number: str) -> str:
+    """For the partner's view: "open" (waiting for accept/decline), "accepted", or "" (not its order)."""
+    case = session.scalar(select(Case).where(Case.number == number))
+    if case is None or not can(actor, Action.RESPOND_ORDER, case):
+        return ""
+    current = _current(session, case)
+    if current is None or current.partner_id != actor.partner_id:
+        return ""
+    return "accepted" if current.accepted_at else "open"

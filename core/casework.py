@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.assignment import order_state, partner_choices
 from core.cases import CaseView, open_case
 from core.checklist import ChecklistItem, checklist
 from core.correspondence import QueryView, list_queries
 from core.documents import DocumentVersionView, DocumentView, list_documents, upload_document
-from core.enums import DocumentKind, NoteVisibility
+from core.enums import OPEN_STATUSES, DocumentKind, NoteVisibility
 from core.notes import NoteView, list_notes, writable_levels
 from core.permissions import Action, Actor, can
 from core.settings import Settings
@@ -29,6 +30,8 @@ class CaseWorkspace:
     note_levels: list[NoteVisibility]
     queries: list[QueryView]
     assignees: list[tuple[int, str]]
+    order_state: str  # for a partner: "open", "accepted" or ""
+    override_choices: list[tuple[int, str]]
     may_work: bool
     may_upload: bool
     may_pay: bool
@@ -51,6 +54,11 @@ def case_workspace(session: Session, *, actor: Actor, number: str) -> CaseWorksp
         note_levels=writable_levels(actor),
         queries=list_queries(session, actor=actor, number=view.number) if back_office else [],
         assignees=assignable_users(session) if may_work else [],
+        order_state=order_state(session, actor=actor, number=view.number),
+        override_choices=(
+            partner_choices(session, actor=actor, number=view.number)
+            if can(actor, Action.OVERRIDE_ASSIGNMENT, case) and view.status in OPEN_STATUSES else []
+        ),
         may_work=may_work,
         may_upload=can(actor, Action.UPLOAD_DOCUMENT, case),
         may_pay=can(actor, Action.RECORD_PAYMENT, case),

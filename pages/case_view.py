@@ -44,10 +44,11 @@ with tabs[t("case.tab_overview")]:
     left, right = st.columns([3, 2])
     with left:
         sections.facts(ws)
-    if ws.may_work:
-        with right:
+    with right:
+        if ws.may_work:
             st.subheader(t("case.next_steps"))
             sections.next_steps(actor, ws)
+        sections.order(actor, ws)
 with tabs[t("case.timeline")]:
     sections.timeline(ws)
 with tabs[t("case.tab_documents")]:

@@ -10,10 +10,11 @@ from core.permissions import Action
 from core.ui.navigation import guard
 from core.ui.resources import read_session
 from core.timeutil import format_dt, now
-from core.ui.widgets import case_table, case_url
+from core.ui.widgets import case_table, case_url, show_notice
 
 actor = guard(Action.VIEW_START)
 st.title(t("home.title"))
+show_notice("home_notice")
 
 
 def my_tasks() -> None:

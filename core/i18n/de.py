@@ -471,3 +471,21 @@ STRINGS.update({
     "event.no_partner_available": "Kein Partner verfügbar",
 })
 STRINGS.update({"field.assignment": "Warum dieser Partner"})
+STRINGS.update({
+    "assign.decline_reason": "Bitte einen Grund für die Ablehnung angeben.",
+    "assign.already_accepted": "Der Auftrag wurde bereits angenommen.",
+    "assign.override_reason": "Bitte begründen, warum dieser Betrieb den Auftrag bekommt.",
+    "assign.bad_partner": "Bitte einen aktiven Betrieb der passenden Betriebsart wählen.",
+    "assign.replaced": "durch Sachbearbeitung neu vergeben",
+    "assign.title": "Auftrag",
+    "assign.accept": "Auftrag annehmen",
+    "assign.decline": "Auftrag ablehnen",
+    "assign.accepted": "Auftrag angenommen.",
+    "assign.declined": "Auftrag abgelehnt; er geht an den nächsten Betrieb.",
+    "assign.override": "Partner manuell zuweisen",
+    "assign.override_done": "Partner zugewiesen.",
+    "assign.partner": "Betrieb",
+    "assign.is_accepted": "Sie haben diesen Auftrag angenommen.",
+    "event.order_accepted": "Auftrag angenommen",
+    "event.order_declined": "Auftrag abgelehnt",
+})

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core import casework, cases, correspondence, notes, tasks
+from core import assignment, casework, cases, correspondence, notes, tasks
 from core.casework import CaseWorkspace
 from core.documents import download_document, preview_png
 from core.enums import CaseStatus, DocumentKind
+from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.money import format_eur, parse_eur
 from core.permissions import Actor
@@ -71,6 +72,38 @@ def next_steps(actor: Actor, ws: CaseWorkspace) -> None:
                     act(lambda s: cases.change_status(s, actor=actor, number=v.number, to=target, reason=reason,
                                                       expected_version=v.version),
                         t("case.status_changed", status=label(target)))
+
+
+def order(actor: Actor, ws: CaseWorkspace) -> None:
+    """Partner: accept or decline the order. Staff: give it to another partner, with a reason."""
+    number = ws.view.number
+    if ws.order_state == "accepted":
+        st.caption(t("assign.is_accepted"))
+    elif ws.order_state == "open":
+        st.subheader(t("assign.title"))
+        if st.button(t("assign.accept"), type="primary"):
+            act(lambda s: assignment.accept_order(s, actor=actor, number=number), t("assign.accepted"))
+        with st.form("decline_order"):
+            reason = st.text_input(t("case.reason"))
+            if st.form_submit_button(t("assign.decline")):
+                try:
+                    with write_session() as s:
+                        assignment.decline_order(s, actor=actor, number=number, reason=reason)
+                except SchadenportalError as exc:
+                    st.error(str(exc))
+                else:  # the order is no longer ours: back to the order list
+                    st.session_state["home_notice"] = t("assign.declined")
+                    st.switch_page("pages/home.py")
+    if ws.override_choices:
+        with st.expander(t("assign.override")):
+            with st.form("override_assignment"):
+                names = dict(ws.override_choices)
+                partner_id = st.selectbox(t("assign.partner"), list(names), format_func=names.get)
+                reason = st.text_input(t("case.reason"))
+                if st.form_submit_button(t("assign.override")):
+                    act(lambda s: assignment.override_assignment(s, actor=actor, number=number,
+                                                                 partner_id=partner_id, reason=reason),
+                        t("assign.override_done"))
 
 
 def timeline(ws: CaseWorkspace) -> None:

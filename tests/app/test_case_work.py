@@ -123,3 +123,41 @@ def test_task_can_be_given_to_another_clerk(world):
     click(at, t("tasks.add"))
     assert any("Gutachten prüfen" in x.value and "T_Lawyer" in x.value for x in at.text)
 
+
+
+def assigned_to_world_partner(world):
+    from core.assignment import assign_partner
+
+    with unit_of_work(world.engine) as s:
+        case = cases.get_case(s, number=world.own_case)
+        case.partner_id = None
+        assert assign_partner(s, actor=STAFF, case=case).partner_id == world.partner_id
+
+
+def test_partner_accepts_its_order(world):
+    assigned_to_world_partner(world)
+    at = page(world, Role.PARTNER, world.own_case)
+    click(at, t("assign.accept"))
+    assert t("assign.accepted") in texts(at)
+    assert t("assign.is_accepted") in texts(at)
+
+
+def test_partner_declines_and_the_order_moves_on(world):
+    assigned_to_world_partner(world)
+    at = page(world, Role.PARTNER, world.own_case)
+    form_input(at, t("case.reason"), "Betriebsurlaub")
+    click(at, t("assign.decline"))
+    assert not at.exception
+    assert t("assign.declined") in texts(at)
+    with unit_of_work(world.engine) as s:
+        assert cases.get_case(s, number=world.own_case).partner_id == world.other_partner_id
+
+
+def test_staff_overrides_the_partner(world):
+    at = page(world, Role.STAFF, world.own_case)
+    next(s for s in at.selectbox if s.label == t("assign.partner")).set_value(world.other_partner_id)
+    reason = [w for w in at.text_input if w.label == t("case.reason")][-1]
+    reason.input("Kunde wünscht Betrieb Zwei")
+    click(at, t("assign.override"))
+    assert t("assign.override_done") in texts(at)
+    assert "Kunde wünscht Betrieb Zwei" in table_text(at)

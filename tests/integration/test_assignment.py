@@ -101,3 +101,76 @@ def test_parallel_intakes_stay_fair(engine):
         counts = dict(s.execute(select(Assignment.partner_id, func.count()).group_by(Assignment.partner_id)).all())
     assert sum(counts.values()) == 40
     assert max(counts.get(i, 0) for i in ids) - min(counts.get(i, 0) for i in ids) <= 1
+
+
+def partner_actor(pid: int) -> Actor:
+    return Actor(user_id=None, username=f"p{pid}", display_name=f"P{pid}", role=Role.PARTNER, partner_id=pid)
+
+
+def case_partner(engine, number):
+    with unit_of_work(engine) as s:
+        return s.scalar(select(Case.partner_id).where(Case.number == number))
+
+
+def test_decline_moves_the_order_to_the_next_partner(engine):
+    from core.assignment import decline_order
+
+    a, b = partner(engine, "A"), partner(engine, "B")
+    number = make_case(engine)
+    first = assign(engine, number, at=None)
+    with unit_of_work(engine) as s:
+        decline_order(s, actor=partner_actor(first), number=number, reason="Urlaub")
+    assert case_partner(engine, number) == ({a, b} - {first}).pop()
+
+
+def test_decline_needs_a_reason_and_only_the_own_order(engine):
+    import pytest
+
+    from core.assignment import decline_order
+    from core.errors import NotFound, ValidationError
+
+    a, b = partner(engine, "A"), partner(engine, "B")
+    number = make_case(engine)
+    first = assign(engine, number, at=None)
+    with pytest.raises(ValidationError):
+        with unit_of_work(engine) as s:
+            decline_order(s, actor=partner_actor(first), number=number, reason=" ")
+    other = ({a, b} - {first}).pop()
+    with pytest.raises(NotFound):
+        with unit_of_work(engine) as s:
+            decline_order(s, actor=partner_actor(other), number=number, reason="nicht meins")
+    assert case_partner(engine, number) == first
+
+
+def test_accepted_order_cannot_be_declined(engine):
+    import pytest
+
+    from core.assignment import accept_order, decline_order
+    from core.errors import ValidationError
+
+    partner(engine, "A")
+    number = make_case(engine)
+    pid = assign(engine, number, at=None)
+    with unit_of_work(engine) as s:
+        accept_order(s, actor=partner_actor(pid), number=number)
+    with pytest.raises(ValidationError, match="angenommen"):
+        with unit_of_work(engine) as s:
+            decline_order(s, actor=partner_actor(pid), number=number, reason="doch nicht")
+
+
+def test_staff_override_with_reason(engine):
+    import pytest
+
+    from core.assignment import override_assignment
+    from core.errors import ValidationError
+
+    a, b = partner(engine, "A"), partner(engine, "B")
+    number = make_case(engine)
+    first = assign(engine, number, at=None)
+    other = ({a, b} - {first}).pop()
+    with pytest.raises(ValidationError):
+        with unit_of_work(engine) as s:
+            override_assignment(s, actor=SYSTEM_STAFF, number=number, partner_id=other, reason="")
+    with unit_of_work(engine) as s:
+        override_assignment(s, actor=SYSTEM_STAFF, number=number, partner_id=other, reason="Kunde wünscht es")
+    assert case_partner(engine, number) == other
