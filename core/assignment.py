@@ -187,3 +187,26 @@ def order_state(session: Session, *, actor: Actor, number: str) -> str:
     if current is None or current.partner_id != actor.partner_id:
         return ""
     return "accepted" if current.accepted_at else "open"
+
+
+@dataclass(frozen=True)
+class Quota:
+    week: str
+    own: int
+    average: float
+    partners: int
+
+
+def weekly_quota(session: Session, *, actor: Actor, at: datetime | None = None) -> Quota:
+    """The partner's orders this ISO week against the average of active partners of its kind (§7)."""
+    require(actor, Action.VIEW_OWN_ORDERS)
+    week = iso_week(at or now())
+    own_partner = session.get(Partner, actor.partner_id) if actor.partner_id else None
+    if own_partner is None:
+        return Quota(week, 0, 0.0, 0)
+    peers = session.scalars(
+        select(Partner.id).where(Partner.kind == own_partner.kind, Partner.is_active.is_(True))
+    ).all()
+    counts = weekly_counts(session, week=week, partner_ids=list(peers))
+    average = sum(counts.values()) / len(peers) if peers else 0.0
+    return Quota(week, counts.get(own_partner.id, 0), average, len(peers))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import dashboard, tasks
+from core import assignment, dashboard, tasks
 from core.enums import Role
 from core.i18n import label, t
 from core.money import format_eur
@@ -85,6 +85,10 @@ def partner() -> None:
         return
     with read_session() as s:
         rows = dashboard.partner_orders(s, actor=actor)
+        quota = assignment.weekly_quota(s, actor=actor)
+    c1, c2 = st.columns(2)
+    c1.metric(t("home.quota_own", week=quota.week), quota.own)
+    c2.metric(t("home.quota_average", partners=quota.partners), f"{quota.average:.1f}".replace(".", ","))
     if rows:
         case_table(rows, show_deadline=False)
     else:

@@ -489,3 +489,7 @@ STRINGS.update({
     "event.order_accepted": "Auftrag angenommen",
     "event.order_declined": "Auftrag abgelehnt",
 })
+STRINGS.update({
+    "home.quota_own": "Ihre Aufträge {week}",
+    "home.quota_average": "Durchschnitt im Netz ({partners} Betriebe)",
+})

@@ -118,3 +118,10 @@ def test_staff_start_page_lists_my_tasks_overdue_first(world):
 
 def test_every_page_has_a_marker():
     assert set(MARKER) == {spec.url_path for spec in PAGES}
+
+
+def test_partner_start_page_shows_the_weekly_quota(world):
+    at = world.app(Role.PARTNER)
+    labels = [m.label for m in at.metric]
+    assert any(label.startswith("Ihre Aufträge") for label in labels)
+    assert any(label.startswith("Durchschnitt im Netz (2 Betriebe)") for label in labels)

@@ -174,3 +174,17 @@ def test_staff_override_with_reason(engine):
     with unit_of_work(engine) as s:
         override_assignment(s, actor=SYSTEM_STAFF, number=number, partner_id=other, reason="Kunde wünscht es")
     assert case_partner(engine, number) == other
+
+
+def test_weekly_quota_against_the_network_average(engine):
+    from core.assignment import weekly_quota
+
+    a, b = partner(engine, "A"), partner(engine, "B")
+    partner(engine, "W", kind=PartnerKind.WORKSHOP)
+    for _ in range(3):
+        assign(engine, make_case(engine))
+    with unit_of_work(engine) as s:
+        qa = weekly_quota(s, actor=partner_actor(a), at=AT)
+        qb = weekly_quota(s, actor=partner_actor(b), at=AT)
+    assert (qa.own + qb.own, qa.average, qa.partners) == (3, 1.5, 2)
+    assert {qa.own, qb.own} == {1, 2}
