@@ -493,3 +493,16 @@ STRINGS.update({
     "home.quota_own": "Ihre Aufträge {week}",
     "home.quota_average": "Durchschnitt im Netz ({partners} Betriebe)",
 })
+STRINGS.update({
+    "nav.profile": "Mein Betrieb",
+    "profile.title": "Mein Betrieb",
+    "profile.regions": "PLZ-Gebiete",
+    "profile.trial": "Probemonat bis {date}.",
+    "profile.iban": "IBAN für Auszahlungen",
+    "profile.capacity_label": "Aufträge pro Woche (Kapazität)",
+    "profile.capacity": "Die Kapazität muss zwischen 0 und {max} Aufträgen pro Woche liegen.",
+    "profile.paused": "Pausiert (z. B. Urlaub)",
+    "profile.paused_help": "Solange pausiert, bekommt Ihr Betrieb keine neuen Aufträge.",
+    "profile.save": "Speichern",
+    "profile.saved": "Ihre Angaben wurden gespeichert.",
+})

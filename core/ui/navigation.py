@@ -30,6 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/staff_intake.py", "nav.intake", ":material/note_add:", "intake", Action.CREATE_CASE),
     PageSpec("pages/broker_submit.py", "nav.broker_submit", ":material/note_add:", "submit", Action.SUBMIT_CASE),
     PageSpec("pages/case_view.py", "nav.case", ":material/folder_open:", "case", Action.VIEW_CASE),
+    PageSpec("pages/partner_profile.py", "nav.profile", ":material/store:", "profile", Action.EDIT_OWN_PROFILE),
     PageSpec("pages/admin_import.py", "nav.import", ":material/upload_file:", "import", Action.IMPORT_CASES),
     PageSpec("pages/admin_users.py", "nav.admin_users", ":material/group:", "users", Action.MANAGE_USERS),
     PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT),

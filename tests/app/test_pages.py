@@ -15,6 +15,7 @@ ROLES = [Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.B
 MARKER = {
     "start": "home.title", "board": "board.title", "intake": "intake.title", "submit": "intake.broker_title",
     "case": "case.search", "import": "import.title", "users": "users.title", "account": "account.title",
+    "profile": "profile.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 
