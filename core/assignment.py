@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.enums import AssignmentOrigin, PartnerKind
+from core.cases import lock_case
 from core.events import append_event
 from core.i18n import t
 from core.errors import NotFound, ValidationError
@@ -100,13 +101,7 @@ def _current(session: Session, case: Case) -> Assignment | None:
 
 
 def _locked_case(session: Session, actor: Actor, number: str, action: Action) -> Case:
-    case = session.scalar(
-        select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
-    )
-    if case is None or not can(actor, Action.VIEW_CASE, case):
-        raise NotFound(t("case.refused"))
-    require(actor, action, case)
-    return case
+    return lock_case(session, actor=actor, number=number, action=action)
 
 
 def accept_order(session: Session, *, actor: Actor, number: str) -> None:

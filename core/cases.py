@@ -136,6 +136,18 @@ def get_case_or_raise(session: Session, *, number: str) -> Case:
     return case
 
 
+def lock_case(session: Session, *, actor: Actor, number: str, action: Action) -> Case:
+    """The case row, locked for this transaction and freshly read, if the actor may do `action` on it;
+    NotFound (revealing nothing) if it is missing or out of scope."""
+    case = session.scalar(
+        select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
+    )
+    if case is None or not can(actor, Action.VIEW_CASE, case):
+        raise NotFound(t("case.refused"))
+    require(actor, action, case)
+    return case
+
+
 def change_status(
     session: Session, *, actor: Actor, number: str, to: CaseStatus, reason: str = "",
     expected_version: int | None = None, amount_paid_cents: int | None = None, at: datetime | None = None,

@@ -9,12 +9,12 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.cases import change_status
+from core.cases import change_status, lock_case
 from core.enums import CaseStatus
 from core.errors import NotFound, ValidationError
 from core.events import append_event
 from core.i18n import t
-from core.permissions import Action, Actor, can, require
+from core.permissions import Action, Actor, can
 from core.tasks import create_task
 from core.timeutil import BERLIN, now, to_berlin
 from db.models import Case, CaseCallback, InsurerQuery, Task
@@ -33,13 +33,7 @@ class QueryView:
 
 
 def _case(session: Session, actor: Actor, number: str, action: Action) -> Case:
-    case = session.scalar(
-        select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
-    )
-    if case is None or not can(actor, Action.VIEW_CASE, case):
-        raise NotFound(t("case.refused"))
-    require(actor, action, case)
-    return case
+    return lock_case(session, actor=actor, number=number, action=action)
 
 
 def record_insurer_query(

@@ -5,7 +5,7 @@ import time
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from core.i18n import t
 from tests.e2e.browser import enter_totp, login, logout

@@ -147,7 +147,7 @@ def test_tampered_event_breaks_the_chain(engine):
 
 
 def test_events_cannot_be_changed_through_the_orm(engine):
-    number = make_case(engine)
+    make_case(engine)
     with pytest.raises(ValueError, match="append-only"):
         with unit_of_work(engine) as s:
             event = s.scalars(select(CaseEvent)).first()
