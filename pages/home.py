@@ -10,7 +10,7 @@ from core.permissions import Action
 from core.ui.navigation import guard
 from core.ui.resources import read_session
 from core.timeutil import format_dt, now
-from core.ui.widgets import case_table, case_url, show_notice
+from core.ui.widgets import case_link_column, case_table, case_url, show_notice
 
 actor = guard(Action.VIEW_START)
 st.title(t("home.title"))
@@ -35,7 +35,7 @@ def my_tasks() -> None:
             for task in open_tasks
         ],
         hide_index=True,
-        column_config={t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")},
+        column_config=case_link_column(),
     )
 
 
@@ -49,10 +49,7 @@ def back_office() -> None:
     cols[-2].metric(t("home.flagged"), overview.flagged)
     cols[-1].metric(t("home.overdue"), overview.overdue)
     st.subheader(t("home.deadlines"))
-    if overview.urgent:
-        case_table(overview.urgent)
-    else:
-        st.info(t("home.no_open_cases"))
+    case_table(overview.urgent, empty=t("home.no_open_cases"))
 
 
 def manager() -> None:
@@ -89,20 +86,14 @@ def partner() -> None:
     c1, c2 = st.columns(2)
     c1.metric(t("home.quota_own", week=quota.week), quota.own)
     c2.metric(t("home.quota_average", partners=quota.partners), f"{quota.average:.1f}".replace(".", ","))
-    if rows:
-        case_table(rows, show_deadline=False)
-    else:
-        st.info(t("home.no_orders"))
+    case_table(rows, empty=t("home.no_orders"), show_deadline=False)
 
 
 def broker() -> None:
     st.subheader(t("home.my_cases"))
     with read_session() as s:
         rows = dashboard.broker_cases(s, actor=actor)
-    if rows:
-        case_table(rows, show_deadline=False)
-    else:
-        st.info(t("home.no_cases"))
+    case_table(rows, empty=t("home.no_cases"), show_deadline=False)
 
 
 SECTIONS = {

@@ -11,7 +11,7 @@ from core.permissions import Action, Actor, can
 from core.timeutil import format_dt, now, to_berlin
 from core.ui.navigation import guard
 from core.ui.resources import read_session, write_session
-from core.ui.widgets import case_url
+from core.ui.widgets import case_link_column, case_url
 from reports.tabular import to_csv, to_xlsx
 
 actor = guard(Action.LIST_CASES)
@@ -116,7 +116,7 @@ st.dataframe(
         }
     ),
     hide_index=True,
-    column_config={t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")},
+    column_config=case_link_column(),
 )
 
 back, position, forward = st.columns([1, 3, 1], vertical_alignment="center")

@@ -40,8 +40,16 @@ def case_url(number: str) -> str:
     return f"/case?nr={quote(number)}"
 
 
-def case_table(rows: list[CaseRow], *, show_deadline: bool = True) -> None:
-    """A table of cases; the case number links to the case page. All values shown as text."""
+def case_link_column() -> dict:
+    """column_config that shows the `col.link` column (case URLs) as clickable case numbers."""
+    return {t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")}
+
+
+def case_table(rows: list[CaseRow], *, empty: str, show_deadline: bool = True) -> None:
+    """A table of cases (the number links to the case page), or the `empty` hint when there are none."""
+    if not rows:
+        st.info(empty)
+        return
     frame = pd.DataFrame(
         {
             t("col.link"): [case_url(r.number) for r in rows],
@@ -58,5 +66,5 @@ def case_table(rows: list[CaseRow], *, show_deadline: bool = True) -> None:
     st.dataframe(
         frame,
         hide_index=True,
-        column_config={t("col.link"): st.column_config.LinkColumn(t("col.number"), display_text=r"nr=(.*)$")},
+        column_config=case_link_column(),
     )
