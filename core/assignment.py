@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.enums import AssignmentOrigin, PartnerKind
 from core.cases import lock_case
+from core.enums import AssignmentOrigin, PartnerKind
+from core.errors import NotFound, ValidationError
 from core.events import append_event
 from core.i18n import t
-from core.errors import NotFound, ValidationError
+from core.order_mail import queue_order_mail
 from core.permissions import Action, Actor, can, require
 from core.timeutil import iso_week, now
 from db.models import Assignment, Case, Partner
@@ -90,6 +91,7 @@ def assign_partner(
     append_event(session, case=case, actor=actor, action="partner_assigned",
                  details={"partner": chosen.name, "origin": str(origin), "week_count": chosen.count}, at=at)
     session.flush()
+    queue_order_mail(session, case=case, assignment=assignment)
     return assignment
 
 
@@ -158,6 +160,7 @@ def override_assignment(session: Session, *, actor: Actor, number: str, partner_
     append_event(session, case=case, actor=actor, action="partner_assigned",
                  details={"partner": target.name, "origin": str(AssignmentOrigin.OVERRIDE), "reason": reason[:500]})
     session.flush()
+    queue_order_mail(session, case=case, assignment=assignment)
     return assignment
 
 

@@ -5,10 +5,12 @@ Nothing here imports Streamlit: core/ui/auth.py renders the forms and calls thes
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import jwt
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -276,3 +278,47 @@ def change_own_password(
 
 def role_requires_totp(role: Role) -> bool:
     return role in TOTP_REQUIRED_ROLES
+
+
+# --- set-password link (new partner logins) -----------------------------------------------------
+
+PASSWORD_LINK_DAYS = 7
+_PASSWORD_LINK_PURPOSE = "set_password"
+
+
+def _hash_fingerprint(password_hash: str) -> str:
+    """Changes with every new password, so a set-password link works once."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
+def password_link_token(
+    settings: Settings, *, user_id: int, password_hash: str, days: int = PASSWORD_LINK_DAYS, at: datetime | None = None
+) -> str:
+    """A signed token for the link that lets a user set a password (once, within `days`)."""
+    payload = {
+        "purpose": _PASSWORD_LINK_PURPOSE, "uid": user_id, "pw": _hash_fingerprint(password_hash),
+        "exp": (at or now()) + timedelta(days=days),
+    }
+    return jwt.encode(payload, settings.cookie_key, algorithm="HS256")
+
+
+def set_password_with_token(session: Session, *, settings: Settings, token: str, new_password: str) -> str:
+    """Set the password a link was made for; ends the user's sessions. Returns the username."""
+    try:
+        data = jwt.decode(token or "", settings.cookie_key, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.ExpiredSignatureError:
+        raise ValidationError(t("setpw.expired")) from None
+    except jwt.PyJWTError:
+        raise ValidationError(t("setpw.invalid")) from None
+    user_id = data.get("uid")
+    user = None
+    if isinstance(user_id, int):
+        user = session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if data.get("purpose") != _PASSWORD_LINK_PURPOSE or user is None or not user.is_active:
+        raise ValidationError(t("setpw.invalid"))
+    if not secrets.compare_digest(str(data.get("pw", "")), _hash_fingerprint(user.password_hash)):
+        raise ValidationError(t("setpw.used"))
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now()
+    revoke_user_sessions(session, user_id=user.id, reason="password_set")
+    return user.username

@@ -8,20 +8,34 @@ SQLite's LIMIT; it skips nothing), no sort of the whole table, at most one page 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, union, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from core.audit import log_access
 from core.dashboard import CaseRow
 from core.enums import CaseStatus, DamageType, Role
-from core.errors import ValidationError
+from core.errors import PermissionDenied, ValidationError
 from core.i18n import label, t
-from core.lifecycle import CLAIM_LETTER_DUE_AFTER, CLAIM_LETTER_FLAG_AFTER, claim_letter_deadline
+from core.lifecycle import (
+    CLAIM_LETTER_DUE_AFTER,
+    CLAIM_LETTER_FLAG_AFTER,
+    claim_letter_deadline,
+)
 from core.money import format_eur
 from core.permissions import GRANTS, Action, Actor, require
 from core.timeutil import format_dt, now
@@ -137,6 +151,30 @@ def list_board(
 ) -> BoardPage:
     """One page of the board, newest first, starting after `after` (keyset pagination, never OFFSET)."""
     require(actor, Action.LIST_CASES)
+    return _page(session, filters, after=after, page_size=page_size)
+
+
+def list_orders(
+    session: Session, *, actor: Actor, filters: BoardFilter, after: Cursor | None = None, page_size: int = PAGE_SIZE
+) -> BoardPage:
+    """A partner's orders (its own business's only, whatever the filter says), with the board's paging."""
+    return _page(session, own_orders(actor, filters), after=after, page_size=page_size)
+
+
+def order_status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> dict[CaseStatus, int]:
+    """A partner's orders per status for the filters (its own business's only)."""
+    return _counts(session, own_orders(actor, filters))
+
+
+def own_orders(actor: Actor, filters: BoardFilter) -> BoardFilter:
+    """The filters narrowed to the actor's own business (refused for anyone but a linked partner)."""
+    require(actor, Action.VIEW_OWN_ORDERS)
+    if actor.partner_id is None:
+        raise PermissionDenied(t("home.not_linked"))
+    return replace(filters, partner_id=actor.partner_id, insurer_id=None, clerk_id=None)
+
+
+def _page(session: Session, filters: BoardFilter, *, after: Cursor | None, page_size: int) -> BoardPage:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     at = now()
@@ -149,6 +187,10 @@ def list_board(
 def status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> dict[CaseStatus, int]:
     """Cases per status (every status, lifecycle order) for the filters, ignoring their status filter."""
     require(actor, Action.LIST_CASES)
+    return _counts(session, filters)
+
+
+def _counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int]:
     where = _conditions(session, filters, now())
     if filters.deadline is not None:
         where.append(Case.status.in_(WAITING_STATUSES))

@@ -8,12 +8,25 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import notify, webhooks
 from core.audit import log_access
 from core.enums import CaseStatus, DamageType, LegalBasis, PartnerKind
-from core.errors import ConflictError, NotFound, PermissionDenied, TransitionError, ValidationError
+from core.errors import (
+    ConflictError,
+    NotFound,
+    PermissionDenied,
+    TransitionError,
+    ValidationError,
+)
 from core.events import append_event
 from core.i18n import label, t
-from core.lifecycle import DeadlineState, allowed_next, claim_letter_deadline, claim_letter_due, is_allowed
+from core.lifecycle import (
+    DeadlineState,
+    allowed_next,
+    claim_letter_deadline,
+    claim_letter_due,
+    is_allowed,
+)
 from core.permissions import Action, Actor, can, require
 from core.timeutil import now, to_berlin
 from db.models import Assignment, Case, CaseEvent, Counter, Insurer, Person
@@ -109,6 +122,7 @@ def create_case(session: Session, *, actor: Actor, data: NewCase) -> Case:
         session, case=case, actor=actor, action="case_created",
         details={"damage_type": str(data.damage_type), "insurer": insurer.name}, at=received_at,
     )
+    webhooks.emit(session, event="case.created", case=case, data={"damage_type": str(data.damage_type)})
     return case
 
 
@@ -201,7 +215,9 @@ def change_status(
         details["reason"] = reason
     case.status = to
     append_event(session, case=case, actor=actor, action="status_changed", details=details, at=at)
+    webhooks.emit(session, event="case.status_changed", case=case, data={"from": str(current), "to": str(to)})
     session.flush()
+    notify.client_status_mail(session, case=case, to=to)
     return case
 
 

@@ -11,12 +11,12 @@ from core.assignment import order_state, partner_choices
 from core.cases import CaseView, open_case
 from core.checklist import ChecklistItem, checklist
 from core.correspondence import QueryView, list_queries
-from core.documents import DocumentVersionView, DocumentView, list_documents, upload_document
-from core.enums import OPEN_STATUSES, DocumentKind, NoteVisibility
+from core.documents import DocumentView, add_document, list_documents  # noqa: F401 (add_document: re-export)
+from core.enums import OPEN_STATUSES, NoteVisibility
 from core.notes import NoteView, list_notes, writable_levels
+from core.orders import OrderView, order_view
 from core.permissions import Action, Actor, can
-from core.settings import Settings
-from core.tasks import TaskView, assignable_users, close_tasks_of_kind, list_case_tasks
+from core.tasks import TaskView, assignable_users, list_case_tasks
 from db.models import Case
 
 
@@ -35,6 +35,7 @@ class CaseWorkspace:
     may_work: bool
     may_upload: bool
     may_pay: bool
+    order: OrderView | None = None  # the partner's work on the order (partner and back office)
 
 
 def case_workspace(session: Session, *, actor: Actor, number: str) -> CaseWorkspace | None:
@@ -62,16 +63,5 @@ def case_workspace(session: Session, *, actor: Actor, number: str) -> CaseWorksp
         may_work=may_work,
         may_upload=can(actor, Action.UPLOAD_DOCUMENT, case),
         may_pay=can(actor, Action.RECORD_PAYMENT, case),
+        order=order_view(session, actor=actor, case=case),
     )
-
-
-def add_document(
-    session: Session, *, actor: Actor, settings: Settings, number: str, kind: DocumentKind, filename: str,
-    data: bytes,
-) -> DocumentVersionView:
-    """Upload a document; the "document missing" task of its kind is done with it."""
-    version = upload_document(session, actor=actor, settings=settings, case_number=number, kind=kind,
-                              filename=filename, data=data)
-    case = session.scalar(select(Case).where(Case.number == number))
-    close_tasks_of_kind(session, actor=actor, case=case, kind=f"document:{kind.value}")
-    return version

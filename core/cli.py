@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from datetime import date
 
 from core.enums import Role
@@ -87,16 +90,59 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.rejected else 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Send due mails (retries with backoff); --once: what is due now, then exit; else until Ctrl-C/SIGTERM."""
+    from core.worker import run_worker
+
+    engine = _engine(settings)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("core").setLevel(logging.INFO)  # the worker's own lines; libraries stay at WARNING
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        report = run_worker(engine, settings, once=args.once, interval=args.interval, stop=stop)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
+    print(f"Mails: {report.sent} sent, {report.retrying} to retry, {report.failed} failed, {report.skipped} skipped")
+    return 0
+
+
+def _start_worker(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The worker in a daemon thread with its own engine, beside the app (ends when `stop` is set)."""
+    from core.worker import run_worker
+
+    def target() -> None:
+        engine = make_engine(settings.database_url, pool_size=2)
+        try:
+            run_worker(engine, settings, once=False, stop=stop)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=target, name="schadenportal-worker", daemon=True)
+    thread.start()
+    return thread
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Migrate, add demo data to an empty demo database, and run the app (streamlit run app.py)."""
+    """Migrate, add demo data to an empty demo database, and run the app (streamlit run app.py) with the
+    worker in a background thread (unless --no-worker)."""
+    from core.ui import server
     from db.seed import ensure_demo_data
 
     engine = _engine(settings)
     if settings.demo:
         ensure_demo_data(engine, password=settings.demo_password, cases=args.demo_cases)
     engine.dispose()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(args.port)]
-    return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
+    stop = threading.Event()
+    worker = None if args.no_worker else _start_worker(settings, stop)
+    try:
+        return subprocess.call(server.command("--server.port", str(args.port)), cwd=ROOT, env=os.environ.copy())
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
 
 
 def _safe_url(url: str) -> str:
@@ -133,10 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true", help="fehlerhafte Zeilen auslassen, die übrigen importieren")
     p.set_defaults(func=cmd_import_cases)
 
-    p = sub.add_parser("serve", help="App starten (migriert; im Demo-Modus mit Demo-Daten)")
+    p = sub.add_parser("serve", help="App mit Mail-Worker starten (migriert; im Demo-Modus mit Demo-Daten)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--demo-cases", type=int, default=DEFAULT_DEMO_CASES)
+    p.add_argument("--no-worker", action="store_true", help="keinen Worker im Hintergrund starten (Mails versendet "
+                   "dann ein eigener `worker`-Prozess)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="Mails aus der Warteschlange senden (SMTP, sonst .eml unter DATA_DIR/mail)")
+    p.add_argument("--once", action="store_true", help="nur fällige Mails senden, dann beenden")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SEKUNDEN",
+                   help="Wartezeit zwischen zwei Durchläufen (Standard: 5)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 

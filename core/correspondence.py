@@ -9,7 +9,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import notify, webhooks
 from core.cases import change_status, lock_case
+from core.client_links import status_link_marker
 from core.enums import CaseStatus
 from core.errors import NotFound, ValidationError
 from core.events import append_event
@@ -56,6 +58,8 @@ def record_insurer_query(
     session.add(query)
     append_event(session, case=case, actor=actor, action="insurer_query", details={"subject": subject}, at=at)
     session.flush()
+    notify.client_status_mail(session, case=case, to=CaseStatus.INSURER_QUERY,
+                              extra={"dokument": subject, "upload_link": status_link_marker(case)})
     return query
 
 
@@ -110,10 +114,12 @@ def record_payment(
     if case.amount_claimed_cents is not None and amount_paid_cents > case.amount_claimed_cents:
         raise ValidationError(t("payment.more_than_claimed"), field="amount_paid")
     paid_at = datetime.combine(paid_on, time(12, 0), tzinfo=BERLIN)
-    return change_status(
+    case = change_status(
         session, actor=actor, number=number, to=CaseStatus.PAID, amount_paid_cents=amount_paid_cents,
         expected_version=expected_version, paid_at=paid_at,
     )
+    webhooks.emit(session, event="payment.recorded", case=case, data={"amount_paid_cents": amount_paid_cents})
+    return case
 
 
 def set_amount_claimed(session: Session, *, actor: Actor, number: str, amount_claimed_cents: int) -> None:

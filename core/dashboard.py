@@ -10,7 +10,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.enums import OPEN_STATUSES, CaseStatus, DamageType
-from core.lifecycle import CLAIM_LETTER_DUE_AFTER, CLAIM_LETTER_FLAG_AFTER, DeadlineState, claim_letter_deadline
+from core.lifecycle import (
+    CLAIM_LETTER_DUE_AFTER,
+    CLAIM_LETTER_FLAG_AFTER,
+    DeadlineState,
+    claim_letter_deadline,
+)
 from core.permissions import Action, Actor, require
 from core.timeutil import berlin_midnight_utc, now, to_berlin
 from core.users import count_active_sessions

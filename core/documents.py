@@ -21,7 +21,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from core import upload_checks
+from core import upload_checks, webhooks
 from core.audit import log_access
 from core.crypto import fernet
 from core.enums import DocumentKind
@@ -30,6 +30,7 @@ from core.events import append_event
 from core.i18n import t
 from core.permissions import Action, Actor, can, require
 from core.settings import Settings
+from core.tasks import close_tasks_of_kind
 from core.timeutil import now
 from core.upload_checks import (
     ALLOWED_EXTENSIONS,
@@ -226,8 +227,21 @@ def upload_document(
         session, case=case, actor=actor, action="document_uploaded",
         details={"kind": str(kind), "version": version.version, "name": detected.original_name, "size": detected.size},
     )
+    webhooks.emit(session, event="document.uploaded", case=case, data={"kind": str(kind), "version": version.version})
     session.flush()
     return _version_view(version, document, case.number, actor.display_name)
+
+
+def add_document(
+    session: Session, *, actor: Actor, settings: Settings, number: str, kind: DocumentKind, filename: str,
+    data: bytes,
+) -> DocumentVersionView:
+    """Upload a document; the "document missing" task of its kind is done with it."""
+    version = upload_document(session, actor=actor, settings=settings, case_number=number, kind=kind,
+                              filename=filename, data=data)
+    case = session.scalar(select(Case).where(Case.number == version.case_number))
+    close_tasks_of_kind(session, actor=actor, case=case, kind=f"document:{kind.value}")
+    return version
 
 
 def list_documents(session: Session, *, actor: Actor, case_number: str) -> list[DocumentView]:

@@ -78,3 +78,14 @@ class AssignmentOrigin(StrEnum):
     AUTO = "auto"
     OVERRIDE = "override"
     DECLINE = "decline"
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class SettlementStatus(StrEnum):
+    OPEN = "open"  # statement sent, payout pending
+    PAID = "paid"

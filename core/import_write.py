@@ -20,12 +20,27 @@ from core.enums import CaseStatus
 from core.events import append_event
 from core.i18n import t
 from core.import_parse import (
-    CANCELLED_REASON, REFUSED_REASON, ImportFileError, ImportRow, RowError, parse_rows, transitions,
+    CANCELLED_REASON,
+    REFUSED_REASON,
+    ImportFileError,
+    ImportRow,
+    RowError,
+    parse_rows,
+    transitions,
 )
 from core.permissions import Action, Actor, require
 from core.timeutil import to_berlin
 from db.engine import unit_of_work
-from db.models import Case, CaseCallback, CaseEvent, Counter, Insurer, InsurerQuery, Person, SurveyAnswer
+from db.models import (
+    Case,
+    CaseCallback,
+    CaseEvent,
+    Counter,
+    Insurer,
+    InsurerQuery,
+    Person,
+    SurveyAnswer,
+)
 
 S = CaseStatus
 _OUR_NUMBER = re.compile(r"SP-(\d{4})-(\d{6})")

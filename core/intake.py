@@ -13,6 +13,7 @@ from core import validation
 from core.assignment import assign_partner
 from core.cases import NewCase, create_case
 from core.checklist import REQUIRED
+from core.client_portal import queue_status_link_mail
 from core.documents import upload_document
 from core.enums import OPEN_STATUSES, DamageType, DocumentKind, LegalBasis, Role
 from core.errors import ValidationError
@@ -191,5 +192,6 @@ def take_in_case(
     for kind in missing:
         create_task(session, actor=actor, case=case, title=t("intake.task_missing_doc", doc=label(kind)),
                     kind=f"document:{kind.value}", due_at=due)
+    queue_status_link_mail(session, case=case, reason="intake")  # only if the client gave an e-mail address
     return IntakeResult(case.number, clerk.display_name if clerk else "", missing)
 

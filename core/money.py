@@ -16,7 +16,7 @@ def format_eur(cents: int | None) -> str:
     return f"{sign}{euros:,}".replace(",", ".") + f",{rest:02d} €"
 
 
-def parse_eur(text: str | Decimal | int | float, *, field: str | None = None, decimal_comma: bool = True) -> int:
+def parse_eur(text: str | Decimal | float, *, field: str | None = None, decimal_comma: bool = True) -> int:
     """Parse an amount (`1.234,56`, `1234.56` with decimal_comma=False, Decimal) into cents; must be ≥ 0."""
     if isinstance(text, (int, Decimal)):
         value = Decimal(text)
@@ -36,4 +36,4 @@ def parse_eur(text: str | Decimal | int | float, *, field: str | None = None, de
         raise ValidationError("Der Betrag darf nicht negativ sein.", field=field)
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError("Ein Betrag hat höchstens zwei Nachkommastellen.", field=field)
-    return int((value * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))

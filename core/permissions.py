@@ -47,6 +47,9 @@ class Action(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
     GDPR = "gdpr"
     IMPORT_CASES = "import_cases"
+    SUBMIT_INVOICE = "submit_invoice"  # invoice data and file for an order
+    VIEW_OWN_SETTLEMENTS = "view_own_settlements"
+    MANAGE_SETTLEMENTS = "manage_settlements"  # create statements, mark them paid
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -55,7 +58,8 @@ _CASE_WORK = frozenset(
         Action.VIEW_CASE, Action.LIST_CASES, Action.CREATE_CASE, Action.EDIT_CASE, Action.CHANGE_STATUS,
         Action.WORK_TASKS, Action.WRITE_NOTE, Action.WRITE_TECHNICAL_NOTE, Action.SEND_CLAIM_LETTER,
         Action.RECORD_PAYMENT, Action.OVERRIDE_ASSIGNMENT, Action.UPLOAD_DOCUMENT, Action.DOWNLOAD_DOCUMENT,
-        Action.DOWNLOAD_REPORT, Action.EXPORT_DATA, Action.EXPORT_CHRONICLE,
+        Action.DOWNLOAD_REPORT, Action.EXPORT_DATA, Action.EXPORT_CHRONICLE, Action.SUBMIT_INVOICE,
+        Action.MANAGE_SETTLEMENTS,
     }
 )
 
@@ -73,7 +77,8 @@ GRANTS: dict[Role, frozenset[Action]] = {
     Role.LAWYER: _BASE | _CASE_WORK | {Action.VIEW_LEGAL_NOTES, Action.SIGN_CLAIM_LETTER},
     Role.PARTNER: _BASE | {
         Action.VIEW_CASE, Action.VIEW_OWN_ORDERS, Action.RESPOND_ORDER, Action.UPLOAD_DOCUMENT,
-        Action.DOWNLOAD_DOCUMENT, Action.WRITE_TECHNICAL_NOTE, Action.EDIT_OWN_PROFILE,
+        Action.DOWNLOAD_DOCUMENT, Action.WRITE_TECHNICAL_NOTE, Action.EDIT_OWN_PROFILE, Action.SUBMIT_INVOICE,
+        Action.VIEW_OWN_SETTLEMENTS,
     },
     Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT, Action.UPLOAD_DOCUMENT},
     Role.CLIENT: frozenset({Action.VIEW_CASE, Action.UPLOAD_DOCUMENT}),

@@ -54,7 +54,9 @@ class Settings:
     upload_max_mb: int
     demo_password: str = field(repr=False)
     db_pool_size: int
+    appraiser_commission_bp: int  # what the portal keeps of an appraiser's payment, in basis points
     smtp: SmtpSettings
+    webhooks_allow_private: bool = False  # webhook URLs to private/loopback addresses (demo: allowed)
 
     @property
     def demo(self) -> bool:
@@ -100,6 +102,7 @@ class Settings:
             upload_max_mb=get_int("UPLOAD_MAX_MB", 20),
             demo_password=get("DEMO_PASSWORD", "demo1234"),
             db_pool_size=get_int("DB_POOL_SIZE", 5),
+            appraiser_commission_bp=get_int("APPRAISER_COMMISSION_BP", 1000),
             smtp=SmtpSettings(
                 host=get("SMTP_HOST"),
                 port=get_int("SMTP_PORT", 587),
@@ -108,12 +111,16 @@ class Settings:
                 password=get("SMTP_PASSWORD"),
                 sender=get("SMTP_SENDER", "schadenportal@localhost"),
             ),
+            webhooks_allow_private=_flag("WEBHOOKS_ALLOW_PRIVATE",
+                                         get("WEBHOOKS_ALLOW_PRIVATE", "true" if demo else "false")),
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
         """Refuse settings that are unsafe for the mode."""
+        if not 0 <= self.appraiser_commission_bp <= 10_000:
+            raise ConfigurationError("APPRAISER_COMMISSION_BP must be between 0 and 10000 (basis points)")
         if self.smtp.security not in ("none", "starttls", "ssl"):
             raise ConfigurationError("SMTP_SECURITY must be none, starttls or ssl")
         if self.demo:
@@ -130,6 +137,15 @@ class Settings:
             raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from exc
         if len(raw) != 32:
             raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
 def _read_secrets(path: Path) -> dict:

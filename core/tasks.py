@@ -15,7 +15,7 @@ from core.events import append_event
 from core.i18n import t
 from core.permissions import Action, Actor, can, require
 from core.timeutil import now
-from db.models import Case, Task, User
+from db.models import Case, Partner, Task, User
 
 MY_TASKS_LIMIT = 100
 
@@ -23,7 +23,8 @@ MY_TASKS_LIMIT = 100
 @dataclass(frozen=True)
 class TaskView:
     id: int
-    case_number: str
+    case_number: str  # "" for a partner task
+    partner: str
     title: str
     kind: str
     assignee: str
@@ -89,6 +90,12 @@ def add_task(
 def complete_task(session: Session, *, actor: Actor, task_id: int) -> Task:
     """Mark a task done (a second click changes nothing)."""
     task = session.get(Task, task_id)
+    if task is not None and task.case_id is None:  # a partner task (e.g. trial month ends): admins
+        if not can(actor, Action.MANAGE_PARTNERS) and task.assignee_id != actor.user_id:
+            raise NotFound(t("task.not_found"))
+        if task.done_at is None:
+            task.done_at, task.done_by_id = now(), actor.user_id
+        return task
     case = session.get(Case, task.case_id) if task else None
     if task is None or case is None or not can(actor, Action.VIEW_CASE, case):
         raise NotFound(t("task.not_found"))
@@ -115,11 +122,12 @@ def close_tasks_of_kind(session: Session, *, actor: Actor, case: Case, kind: str
 
 def _views(session: Session, stmt) -> list[TaskView]:
     rows = session.execute(
-        stmt.join(Case, Task.case_id == Case.id).outerjoin(User, Task.assignee_id == User.id).with_only_columns(
-            Task.id, Case.number, Task.title, Task.kind, User.display_name, Task.due_at, Task.done_at
+        stmt.outerjoin(Case, Task.case_id == Case.id).outerjoin(Partner, Task.partner_id == Partner.id)
+        .outerjoin(User, Task.assignee_id == User.id).with_only_columns(
+            Task.id, Case.number, Partner.name, Task.title, Task.kind, User.display_name, Task.due_at, Task.done_at
         )
     ).all()
-    return [TaskView(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6]) for r in rows]
+    return [TaskView(r[0], r[1] or "", r[2] or "", r[3], r[4], r[5] or "", r[6], r[7]) for r in rows]
 
 
 def list_case_tasks(session: Session, *, actor: Actor, number: str) -> list[TaskView]:

@@ -175,3 +175,16 @@ def count_active_sessions(session: Session) -> int:
     return session.scalar(
         select(func.count()).select_from(UserSession).where(UserSession.revoked_at.is_(None), UserSession.expires_at > now())
     )
+
+
+def set_digest_mode(session: Session, *, actor: Actor, enabled: bool | None = None) -> bool:
+    """Set the actor's own choice of one daily digest instead of single reminder mails (None: only read it);
+    returns the choice now in force."""
+    require(actor, Action.VIEW_ACCOUNT)
+    user = _get_user(session, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise NotFound(t("users.not_found"))
+    if enabled is not None and user.digest_mode != enabled:
+        user.digest_mode = enabled
+        session.flush()
+    return user.digest_mode

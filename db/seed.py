@@ -41,8 +41,18 @@ from core.timeutil import BERLIN, berlin_midnight_utc, iso_week
 from db import demo_data as dd
 from db.demo_data import DAY, HOUR, between, office_time, pick, weighted
 from db.models import (
-    Assignment, Broker, Case, CaseCallback, CaseEvent, Counter, Insurer, InsurerQuery, Partner, Person,
-    SurveyAnswer, User,
+    Assignment,
+    Broker,
+    Case,
+    CaseCallback,
+    CaseEvent,
+    Counter,
+    Insurer,
+    InsurerQuery,
+    Partner,
+    Person,
+    SurveyAnswer,
+    User,
 )
 
 CHUNK = 5_000

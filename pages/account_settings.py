@@ -1,8 +1,8 @@
-"""Mein Konto: change the password (ends the other sessions); second-factor status."""
+"""Mein Konto: change the password (ends the other sessions); second-factor status; daily digest choice."""
 
 import streamlit as st
 
-from core import auth
+from core import auth, users
 from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.permissions import Action
@@ -16,7 +16,15 @@ st.write(f"**{actor.display_name}** · {actor.username} · {label(actor.role)}")
 
 with write_session() as s:
     totp = auth.totp_status(s, user_id=actor.user_id)
+    digest = users.set_digest_mode(s, actor=actor)  # without `enabled`: only reads the choice
 st.caption(t("account.totp_on") if totp.enrolled else t("account.totp_off"))
+
+st.subheader(t("account.notifications"))
+wanted = st.checkbox(t("account.digest"), value=digest, help=t("account.digest_help"))
+if wanted != digest:
+    with write_session() as s:
+        users.set_digest_mode(s, actor=actor, enabled=wanted)
+    st.success(t("account.digest_on") if wanted else t("account.digest_off"))
 
 st.subheader(t("account.change_password"))
 with st.form("change_password", clear_on_submit=True):

@@ -1,4 +1,4 @@
-"""Case page at /case?nr=<case number>: facts, next steps, timeline, documents, tasks, notes, insurer, payment."""
+"""Case page at /case?nr=<case number>: facts, order, timeline, documents, tasks, notes, insurer, payment."""
 
 import streamlit as st
 
@@ -6,7 +6,9 @@ from core import casework
 from core.i18n import label, t
 from core.permissions import Action
 from core.ui import case_sections as sections
+from core.ui.claim_letter_section import claim_letter
 from core.ui.navigation import guard
+from core.ui.order_sections import order_tab
 from core.ui.resources import write_session
 from core.ui.widgets import show_notice
 
@@ -33,6 +35,8 @@ show_notice(sections.NOTICE)
 st.markdown(f"**{t('case.status')}:** {label(ws.view.status)} · **{t('field.deadline')}:** {label(ws.view.deadline)}")
 
 names = [t("case.tab_overview"), t("case.timeline"), t("case.tab_documents")]
+if ws.order is not None:
+    names.insert(1, t("order.title"))
 if ws.may_work:
     names.append(t("case.tab_tasks"))
 if ws.notes or ws.note_levels:
@@ -48,7 +52,11 @@ with tabs[t("case.tab_overview")]:
         if ws.may_work:
             st.subheader(t("case.next_steps"))
             sections.next_steps(actor, ws)
+            claim_letter(actor, ws)
         sections.order(actor, ws)
+if t("order.title") in tabs:
+    with tabs[t("order.title")]:
+        order_tab(actor, ws)
 with tabs[t("case.timeline")]:
     sections.timeline(ws)
 with tabs[t("case.tab_documents")]:

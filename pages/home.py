@@ -7,9 +7,9 @@ from core.enums import Role
 from core.i18n import label, t
 from core.money import format_eur
 from core.permissions import Action
+from core.timeutil import format_dt, now
 from core.ui.navigation import guard
 from core.ui.resources import read_session
-from core.timeutil import format_dt, now
 from core.ui.widgets import case_link_column, case_table, case_url, show_notice
 
 actor = guard(Action.VIEW_START)
@@ -28,8 +28,9 @@ def my_tasks() -> None:
     st.dataframe(
         [
             {
-                t("col.link"): case_url(task.case_number),
-                t("home.task_col"): ("🔴 " if task.overdue(at) else "") + task.title,
+                t("col.link"): case_url(task.case_number) if task.case_number else None,
+                t("home.task_col"): ("🔴 " if task.overdue(at) else "") + task.title
+                + (f" ({task.partner})" if task.partner and not task.case_number else ""),
                 t("col.due"): format_dt(task.due_at),
             }
             for task in open_tasks

@@ -11,14 +11,13 @@ from core.permissions import Action, Actor, can
 from core.timeutil import format_dt, now, to_berlin
 from core.ui.navigation import guard
 from core.ui.resources import read_session, write_session
-from core.ui.widgets import case_link_column, case_url
+from core.ui.widgets import case_link_column, case_url, page_cursor, pager
 from reports.tabular import to_csv, to_xlsx
 
 actor = guard(Action.LIST_CASES)
 st.title(t("board.title"))
 
-FILTER_KEY = "board_filter"
-CURSORS_KEY = "board_cursors"  # the cursor each page starts after; [] = first page
+PAGING_KEY = "board"
 LIGHTS = {
     DeadlineState.NONE: t("board.light_none"),
     DeadlineState.OK: t("board.light_ok"),
@@ -36,14 +35,6 @@ def or_all(names):
 
 def thousands(value: int) -> str:
     return f"{value:,}".replace(",", ".")
-
-
-def next_page(token: str) -> None:
-    st.session_state[CURSORS_KEY].append(token)
-
-
-def previous_page() -> None:
-    st.session_state[CURSORS_KEY].pop()
 
 
 def export(render, *, who: Actor, filters: board.BoardFilter):
@@ -77,15 +68,7 @@ filters = board.BoardFilter(
     statuses=tuple(statuses), damage_type=damage_type, insurer_id=insurer_id, partner_id=partner_id,
     clerk_id=clerk_id, deadline=deadline, text=text,
 )
-if st.session_state.get(FILTER_KEY) != filters:  # new filters start on the first page
-    st.session_state[FILTER_KEY] = filters
-    st.session_state[CURSORS_KEY] = []
-cursors: list[str] = st.session_state[CURSORS_KEY]
-try:
-    after = board.Cursor.from_token(cursors[-1]) if cursors else None
-except ValueError:
-    cursors.clear()
-    after = None
+after = page_cursor(PAGING_KEY, filters)
 
 with read_session() as s:
     counts = board.status_counts(s, actor=actor, filters=filters)
@@ -119,13 +102,7 @@ st.dataframe(
     column_config=case_link_column(),
 )
 
-back, position, forward = st.columns([1, 3, 1], vertical_alignment="center")
-back.button(t("board.back"), disabled=not cursors, on_click=previous_page, width="stretch")
-position.caption(f"{t('board.page', page=len(cursors) + 1)} · {t('board.total', count=thousands(total))}")
-forward.button(
-    t("board.next"), disabled=page.next_cursor is None, on_click=next_page,
-    args=(page.next_cursor.to_token() if page.next_cursor else "",), width="stretch",
-)
+pager(PAGING_KEY, page.next_cursor, t("board.total", count=thousands(total)))
 
 if can(actor, Action.EXPORT_DATA):
     st.subheader(t("board.export"))

@@ -24,9 +24,14 @@ def make_user(engine: Engine, username: str, role: Role, *, password: str = PASS
         ).id
 
 
-def make_partner(engine: Engine, name: str = "Autoglas Nord", kind: PartnerKind = PartnerKind.GLASS) -> int:
+def make_partner(
+    engine: Engine, name: str = "Autoglas Nord", kind: PartnerKind = PartnerKind.GLASS, *, email: str | None = None,
+    commission_bp: int = 0,
+) -> int:
     with unit_of_work(engine) as s:
-        p = Partner(name=name, kind=kind, regions="10,20")
+        address = email if email is not None else "info@" + "".join(c for c in name.lower() if c.isalnum()) + ".example"
+        p = Partner(name=name, kind=kind, regions="10,20", email=address, commission_bp=commission_bp,
+                    street="Hauptstraße 1", postal_code="10115", city="Berlin")
         s.add(p)
         s.flush()
         return p.id
@@ -55,3 +60,17 @@ def make_case(
         )
         case.partner_id = partner_id
         return case.number
+
+
+def make_order(engine: Engine, partner_id: int, *, accepted: bool = True, **case_args) -> str:
+    """A case given to `partner_id` as a real assignment (accepted unless told otherwise)."""
+    from core.timeutil import iso_week, now
+    from db.models import Assignment, Case
+
+    number = make_case(engine, partner_id=partner_id, **case_args)
+    with unit_of_work(engine) as s:
+        case = s.query(Case).filter_by(number=number).one()
+        at = now()
+        s.add(Assignment(case_id=case.id, partner_id=partner_id, iso_week=iso_week(at), origin="override",
+                         reason="Test", candidates=[], assigned_at=at, accepted_at=at if accepted else None))
+    return number

@@ -46,9 +46,22 @@ def test_pages_do_not_touch_the_database(path):
 
 @pytest.mark.parametrize("path", py_files("pages"), ids=str)
 def test_every_page_guards_first(path):
+    """A page's first statement checks access: `guard(Action.…)`, or `public_page()` for a page registered as
+    public (and only for one)."""
     source = path.read_text(encoding="utf-8")
     body = [line for line in source.splitlines() if line and not line.startswith(("import", "from", '"""', "#"))]
-    assert body[0].startswith("actor = guard(Action."), f"{path.name}: first statement must be the guard"
+    is_public = path.relative_to(ROOT).as_posix() in {spec.path for spec in PAGES if spec.public}
+    if is_public:
+        assert body[0] == "actor = public_page()", f"{path.name}: first statement must be public_page()"
+    else:
+        assert body[0].startswith("actor = guard(Action."), f"{path.name}: first statement must be the guard"
+    assert source.count("public_page(") == (1 if is_public else 0), f"{path.name}: public_page() misused"
+
+
+def test_only_public_pages_have_no_action():
+    assert all((spec.action is None) == spec.public for spec in PAGES)
+    public = {"partner-werden", "datenschutz", "passwort", "status", "umfrage"}
+    assert {spec.url_path for spec in PAGES if spec.public} == public
 
 
 def test_every_page_is_registered_and_has_a_page_test():
@@ -79,11 +92,18 @@ def test_every_i18n_key_used_exists():
 
 
 def test_enum_labels_exist():
-    from core.enums import CaseStatus, DamageType, NoteVisibility, PartnerKind, Role
+    from core.enums import (
+        ApplicationStatus,
+        CaseStatus,
+        DamageType,
+        NoteVisibility,
+        PartnerKind,
+        Role,
+    )
     from core.i18n import label
     from core.lifecycle import DeadlineState
 
-    for enum in (CaseStatus, DamageType, NoteVisibility, PartnerKind, Role, DeadlineState):
+    for enum in (ApplicationStatus, CaseStatus, DamageType, NoteVisibility, PartnerKind, Role, DeadlineState):
         for member in enum:
             assert label(member)
 

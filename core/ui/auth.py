@@ -18,7 +18,8 @@ from core import auth
 from core.i18n import label, t
 from core.permissions import Actor
 from core.settings import Settings
-from core.ui.resources import write_session
+from core.ui import cookies
+from core.ui.resources import read_session, write_session
 from db.seed import DEMO_LOGINS
 from reports.qr import qr_png
 
@@ -28,6 +29,7 @@ COOKIE_PENDING_KEY = "sp_cookie_pending"
 NOTICE_KEY = "sp_login_notice"
 LOGOUT_KEY = "sp_logout_requested"
 _LIB_KEYS = ("name", "username", "authentication_status", "email", "roles")
+cookies.install()
 
 
 def client_ip() -> str:
@@ -36,21 +38,37 @@ def client_ip() -> str:
     return value if isinstance(value, str) else ""
 
 
-def gate(settings: Settings) -> Actor | None:
-    """Return the logged-in actor, or render the login (password, then TOTP) and return None."""
-    authenticator = _authenticator(settings)
-    if st.session_state.pop(LOGOUT_KEY, False):
-        _forget(authenticator, delete_cookie=True)
-    sid = st.session_state.get(SESSION_KEY)
-    if sid:
+class LoginGate:
+    """The login for one script run. `actor()` says who is logged in and shows nothing (the cookie component
+    it renders is invisible); `render_login()` shows the password form, then TOTP, and reruns once the user
+    is in. Build it once per run: the authenticator's cookie component may be rendered only once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.authenticator = _authenticator(settings)
+
+    def actor(self) -> Actor | None:
+        """The logged-in actor: this tab's server session, else the live session behind a login cookie."""
+        if st.session_state.pop(LOGOUT_KEY, False):
+            _forget(self.authenticator, delete_cookie=True)
+            return None
+        sid = st.session_state.get(SESSION_KEY) or _cookie_session(self.settings)
+        if not sid:
+            return None
         with write_session() as s:
-            info = auth.touch_session(s, session_id=sid, settings=settings, ip=client_ip())
-        if info is not None:
-            _write_pending_cookie(authenticator, settings)
-            return info.actor
-        _forget(authenticator, delete_cookie=True)
-        st.session_state[NOTICE_KEY] = t("login.session_ended")
-    return _login(authenticator, settings)
+            info = auth.touch_session(s, session_id=sid, settings=self.settings, ip=client_ip())
+        if info is None:
+            _forget(self.authenticator, delete_cookie=True)
+            st.session_state[NOTICE_KEY] = t("login.session_ended")
+            return None
+        st.session_state[SESSION_KEY] = info.session_id
+        _write_pending_cookie(self.authenticator, self.settings)
+        return info.actor
+
+    def render_login(self) -> None:
+        """The login form (password, then TOTP) in place of the page; reruns once the user is in."""
+        if _login(self.authenticator, self.settings) is not None:
+            st.rerun()
 
 
 def request_logout() -> None:
@@ -86,6 +104,15 @@ def _cookie_payload(settings: Settings) -> tuple[str, str] | None:
         return str(data["username"]), repr(float(data["exp_date"]))
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
+
+
+def _cookie_session(settings: Settings) -> str | None:
+    """The id of the live server session behind a validly signed login cookie, if there is one."""
+    payload = _cookie_payload(settings)
+    if payload is None:
+        return None
+    with read_session() as s:
+        return auth.find_cookie_session(s, username=payload[0], cookie_exp=payload[1])
 
 
 def _write_pending_cookie(authenticator: stauth.Authenticate, settings: Settings) -> None:
@@ -218,5 +245,4 @@ def _forget(authenticator: stauth.Authenticate, *, delete_cookie: bool) -> None:
         st.session_state[key] = None
     if delete_cookie:
         st.session_state["logout"] = True  # the library must not trust the old cookie again in this tab
-        if st.context.cookies.get(authenticator.cookie_controller.cookie_model.cookie_name):
-            authenticator.cookie_controller.delete_cookie()
+        authenticator.cookie_controller.delete_cookie()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core import assignment, casework, cases, correspondence, notes, tasks
+from core import assignment, cases, casework, correspondence, notes, tasks
 from core.casework import CaseWorkspace
 from core.documents import download_document, preview_png
 from core.enums import CaseStatus, DocumentKind

@@ -1,8 +1,11 @@
-"""The page registry: which pages exist, which action opens each, and the guard every page runs first."""
+"""The page registry: which pages exist, which action opens each (or that it is public), and the first
+line every page runs: `guard(Action.…)`, or `public_page()` for the few pages that need no login."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import streamlit as st
 
@@ -14,14 +17,24 @@ from core.ui.resources import write_session
 ACTOR_KEY = "sp_actor"
 
 
+class Menu(StrEnum):
+    """Where a public page is listed in the menu (a page behind the login is listed for whoever may open it)."""
+
+    ALWAYS = "always"
+    VISITORS = "visitors"  # only while nobody is logged in
+    NEVER = "never"  # reached by a link (e.g. from a mail)
+
+
 @dataclass(frozen=True)
 class PageSpec:
     path: str
     title_key: str
     icon: str
     url_path: str
-    action: Action
+    action: Action | None  # None only for a public page
     section: str = ""
+    public: bool = False  # opens without login; its first line is `actor = public_page()`
+    menu: Menu = Menu.ALWAYS
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -30,25 +43,70 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/staff_intake.py", "nav.intake", ":material/note_add:", "intake", Action.CREATE_CASE),
     PageSpec("pages/broker_submit.py", "nav.broker_submit", ":material/note_add:", "submit", Action.SUBMIT_CASE),
     PageSpec("pages/case_view.py", "nav.case", ":material/folder_open:", "case", Action.VIEW_CASE),
+    PageSpec("pages/partner_orders.py", "nav.orders", ":material/assignment:", "orders", Action.VIEW_OWN_ORDERS),
+    PageSpec("pages/partner_settlements.py", "nav.my_settlements", ":material/receipt_long:", "my-settlements",
+             Action.VIEW_OWN_SETTLEMENTS),
     PageSpec("pages/partner_profile.py", "nav.profile", ":material/store:", "profile", Action.EDIT_OWN_PROFILE),
+    PageSpec("pages/staff_settlements.py", "nav.settlements", ":material/payments:", "settlements",
+             Action.MANAGE_SETTLEMENTS),
     PageSpec("pages/admin_import.py", "nav.import", ":material/upload_file:", "import", Action.IMPORT_CASES),
     PageSpec("pages/admin_users.py", "nav.admin_users", ":material/group:", "users", Action.MANAGE_USERS),
+    PageSpec("pages/admin_templates.py", "nav.templates", ":material/edit_note:", "templates",
+             Action.MANAGE_TEMPLATES),
+    PageSpec("pages/admin_outbox.py", "nav.outbox", ":material/outbox:", "outbox", Action.MANAGE_SETTINGS),
+    PageSpec("pages/admin_webhooks.py", "nav.webhooks", ":material/webhook:", "webhooks", Action.MANAGE_WEBHOOKS),
+    PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS),
     PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT),
+    # public pages last: the first page a logged-in user may open is the default
+    PageSpec("pages/public_apply.py", "nav.apply", ":material/storefront:", "partner-werden", None, public=True,
+             menu=Menu.VISITORS),
+    PageSpec("pages/public_privacy.py", "nav.privacy", ":material/policy:", "datenschutz", None, public=True),
+    PageSpec("pages/public_set_password.py", "nav.set_password", ":material/password:", "passwort", None,
+             public=True, menu=Menu.NEVER),
+    PageSpec("pages/public_status.py", "nav.status", ":material/track_changes:", "status", None, public=True,
+             menu=Menu.NEVER),
+    PageSpec("pages/public_survey.py", "nav.survey", ":material/reviews:", "umfrage", None, public=True,
+             menu=Menu.NEVER),
 )
+LOGIN_URL_PATH = "anmelden"
 
 
 def pages_for(actor: Actor | None) -> list[PageSpec]:
-    """The pages this actor may open (all of them, hidden, when nobody is logged in)."""
+    """The pages registered for this actor: the ones it may open and the public ones. Nobody logged in:
+    all of them, so a deep link such as /case?nr=… survives the login (see `listed`)."""
     if actor is None:
         return list(PAGES)
-    return [p for p in PAGES if can(actor, p.action)]
+    return [p for p in PAGES if p.public or can(actor, p.action)]
 
 
-def st_pages(specs: list[PageSpec]) -> list[st.Page]:
-    return [
-        st.Page(s.path, title=t(s.title_key), icon=s.icon, url_path=s.url_path, default=(i == 0))
+def listed(spec: PageSpec, actor: Actor | None) -> bool:
+    """Whether the page shows in the menu; pages behind the login stay hidden while nobody is logged in."""
+    if not spec.public:
+        return actor is not None
+    return spec.menu == Menu.ALWAYS or (spec.menu == Menu.VISITORS and actor is None)
+
+
+def st_pages(specs: list[PageSpec], actor: Actor | None, *, login: Callable[[], None] | None = None) -> list[st.Page]:
+    """The st.Page objects for st.navigation; with `login`, the login page comes first and is the default."""
+    pages = []
+    if login is not None:
+        pages.append(st.Page(login, title=t("nav.login"), icon=":material/login:", url_path=LOGIN_URL_PATH,
+                             default=True))
+    return pages + [
+        st.Page(s.path, title=t(s.title_key), icon=s.icon, url_path=s.url_path, default=(not pages and i == 0),
+                visibility="visible" if listed(s, actor) else "hidden")
         for i, s in enumerate(specs)
     ]
+
+
+def opens_without_login(page: st.Page) -> bool:
+    """True for the login page (the default while nobody is logged in) and the public pages."""
+    return page.url_path in {"", LOGIN_URL_PATH} | {s.url_path for s in PAGES if s.public}
+
+
+def public_page() -> Actor | None:
+    """First line of a public page (no login needed): the logged-in actor, or None for a visitor."""
+    return st.session_state.get(ACTOR_KEY)
 
 
 def guard(action: Action) -> Actor:

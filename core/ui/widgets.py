@@ -9,22 +9,24 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from core.board import Cursor
 from core.dashboard import CaseRow
 from core.errors import SchadenportalError
-from core.ui.resources import write_session
 from core.i18n import label, t
 from core.timeutil import format_dt
+from core.ui.resources import write_session
 
 
-def act(action: Callable[[Session], object], success: str, *, notice_key: str) -> None:
-    """Run one user action as one transaction; show the German error, or remember success and rerun."""
+def act(action: Callable[[Session], object], success: str | Callable[[object], str], *, notice_key: str) -> None:
+    """Run one user action as one transaction; show the German error, or remember the success message (a
+    text, or made from the action's result) and rerun."""
     try:
         with write_session() as s:
-            action(s)
+            result = action(s)
     except SchadenportalError as exc:
         st.error(str(exc))
     else:
-        st.session_state[notice_key] = success
+        st.session_state[notice_key] = success(result) if callable(success) else success
         st.rerun()
 
 
@@ -67,4 +69,29 @@ def case_table(rows: list[CaseRow], *, empty: str, show_deadline: bool = True) -
         frame,
         hide_index=True,
         column_config=case_link_column(),
+    )
+
+
+def page_cursor(key: str, filters: object) -> Cursor | None:
+    """Keyset paging state: where the current page starts (None: first page); new filters start over."""
+    if st.session_state.get(f"{key}_filter") != filters:
+        st.session_state[f"{key}_filter"] = filters
+        st.session_state[f"{key}_cursors"] = []
+    cursors: list[str] = st.session_state[f"{key}_cursors"]
+    try:
+        return Cursor.from_token(cursors[-1]) if cursors else None
+    except ValueError:
+        cursors.clear()
+        return None
+
+
+def pager(key: str, next_cursor: Cursor | None, caption: str = "") -> None:
+    """Back / page n / next buttons under a keyset-paged table."""
+    cursors: list[str] = st.session_state[f"{key}_cursors"]
+    back, position, forward = st.columns([1, 3, 1], vertical_alignment="center")
+    back.button(t("board.back"), disabled=not cursors, on_click=cursors.pop, width="stretch", key=f"{key}_back")
+    position.caption(" · ".join(p for p in (t("board.page", page=len(cursors) + 1), caption) if p))
+    forward.button(
+        t("board.next"), disabled=next_cursor is None, on_click=cursors.append,
+        args=(next_cursor.to_token() if next_cursor else "",), width="stretch", key=f"{key}_next",
     )

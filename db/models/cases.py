@@ -53,6 +53,8 @@ class Case(Base):
     paid_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    appointment_at: Mapped[datetime | None]  # the partner's appointment with the client
+    work_done_at: Mapped[datetime | None]  # the partner reported "Auftrag durchgeführt"
     status_reason: Mapped[str] = mapped_column(Text, default="")  # refusal or cancel reason
     amount_claimed_cents: Mapped[int | None] = mapped_column(BigInteger)
     amount_paid_cents: Mapped[int | None] = mapped_column(BigInteger)
@@ -83,13 +85,14 @@ Index(
 
 
 class Task(Base):
-    """Something a person has to do for a case by a due time."""
+    """Something a person has to do by a due time: for a case, or for a partner business (trial month end)."""
 
     __tablename__ = "tasks"
     __table_args__ = (Index("ix_tasks_assignee_open", "assignee_id", "done_at", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(30), default="manual")  # manual, document, query, reminder
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,21 +1,25 @@
-"""Every page × every role: it renders for the roles that may see it and refuses the others."""
+"""Every page × every role (and nobody logged in): it renders for those who may see it and refuses the others;
+a logged-out visitor gets the public pages and, for every other page, the login in its place."""
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.enums import Role
 from core.i18n import t
-from core.settings import ROOT
 from core.permissions import Actor, can
-from core.ui.navigation import ACTOR_KEY, PAGES
+from core.settings import ROOT
+from core.ui.navigation import ACTOR_KEY, PAGES, listed
 from tests.app.conftest import TIMEOUT, table_text, texts
 
 ROLES = [Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.BROKER]
 #: What each page shows for a role that may open it (the case page without a number shows its search box).
 MARKER = {
     "start": "home.title", "board": "board.title", "intake": "intake.title", "submit": "intake.broker_title",
-    "case": "case.search", "import": "import.title", "users": "users.title", "account": "account.title",
-    "profile": "profile.title",
+    "case": "case.search", "import": "import.title", "users": "users.title", "templates": "tpl.title", "outbox": "outbox.title", "account": "account.title",
+    "profile": "profile.title", "partners": "padmin.title", "partner-werden": "apply.title",
+    "datenschutz": "privacy.title", "passwort": "setpw.title", "status": "client.title", "umfrage": "survey.title", "orders": "orders.title",
+    "my-settlements": "settle.my_title", "settlements": "settle.title",
+    "webhooks": "webhooks.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 
@@ -27,7 +31,7 @@ def ident(value):
 @pytest.mark.parametrize(("spec", "role"), MATRIX, ids=ident)
 def test_page_for_role(world, spec, role):
     actor = Actor(user_id=world.users[role], username="x", display_name="x", role=role)
-    if can(actor, spec.action):
+    if spec.public or can(actor, spec.action):
         at = world.app(role, page=spec.path)
         assert not at.exception, at.exception
         assert t("app.refused") not in texts(at)
@@ -44,6 +48,29 @@ def test_page_for_role(world, spec, role):
         )
         page.run()
         assert [e.value for e in page.error] == [t("app.refused")]
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=ident)
+def test_page_for_visitor(world, spec):
+    at = world.app(None, page=spec.path)
+    assert not at.exception, at.exception
+    if spec.public:
+        assert t(MARKER[spec.url_path]) in texts(at)
+        assert t("login.username") not in [ti.label for ti in at.text_input]
+    else:  # the login in place of the page, at the page's own address
+        assert t("login.title") in texts(at)
+        assert [ti.label for ti in at.text_input][:2] == [t("login.username"), t("login.password")]
+        assert t(MARKER[spec.url_path]) not in texts(at)
+
+
+def test_visitor_menu_lists_login_apply_and_privacy_only():
+    assert [spec.url_path for spec in PAGES if listed(spec, None)] == ["partner-werden", "datenschutz"]
+
+
+def test_logged_in_menu_adds_privacy_but_not_the_application():
+    staff = Actor(user_id=1, username="x", display_name="x", role=Role.STAFF)
+    public_listed = [spec.url_path for spec in PAGES if spec.public and listed(spec, staff)]
+    assert public_listed == ["datenschutz"]
 
 
 def _registered(at: AppTest) -> list[str]:

@@ -6,32 +6,24 @@ from core.i18n import t
 
 
 def settle(page: Page) -> None:
-    """Wait until the cookie component has reported back and its rerun has finished."""
+    """Wait until the page has loaded and its script run has finished (Streamlit marks it on the app root)."""
     page.wait_for_load_state("networkidle")
-    page.locator("iframe").first.wait_for(state="attached")
-    page.wait_for_timeout(1200)
-    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0)
+    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_have_count(1)
 
 
 def login(page: Page, base: str, username: str, password: str) -> None:
-    """Fill and send the login form. The cookie component's first report reruns the app once after a
-    page load; a form sent during that rerun comes back empty, so it is sent again (at most 3 times)."""
+    """Open the start page, fill the login form and send it."""
     page.goto(base)
     settle(page)
-    for _ in range(3):
-        user = page.get_by_label(t("login.username"))
-        user.fill(username)
-        user.press("Tab")
-        secret = page.get_by_label(t("login.password"), exact=True)
-        secret.fill(password)
-        secret.press("Tab")
-        expect(user).to_have_value(username)
-        page.get_by_role("button", name=t("login.submit")).click()
-        page.wait_for_timeout(1500)
-        form_back_empty = user.count() == 1 and user.input_value() == "" and page.locator(
-            "[data-testid='stAlert']").count() == 0
-        if not form_back_empty:
-            return
+    user = page.get_by_label(t("login.username"))
+    user.fill(username)
+    user.press("Tab")
+    secret = page.get_by_label(t("login.password"), exact=True)
+    secret.fill(password)
+    secret.press("Tab")
+    expect(user).to_have_value(username)
+    page.get_by_role("button", name=t("login.submit")).click()
+    settle(page)
 
 
 def enter_totp(page: Page, code: str) -> None:
@@ -43,7 +35,7 @@ def enter_totp(page: Page, code: str) -> None:
 
 def logout(page: Page) -> None:
     page.get_by_role("button", name=t("app.logout")).click()
-    expect(page.get_by_label(t("login.username"))).to_be_visible()
+    expect(page.get_by_label(t("login.username")).first).to_be_visible()
 
 
 def login_with_new_totp(page: Page, base: str, username: str, password: str) -> None:

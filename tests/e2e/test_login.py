@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core.i18n import t
-from tests.e2e.browser import enter_totp, login, logout
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.browser import enter_totp, login, logout, settle
+from tests.e2e.conftest import PASSWORD, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -63,10 +63,24 @@ def test_cookie_saved_before_logout_no_longer_logs_in(app_url, browser, context)
     copy.close()
 
     logout(page)
+    page.wait_for_function("!document.cookie.includes('schadenportal_auth')")  # deleted in the browser, too
     fresh = browser.new_context()
     fresh.add_cookies(saved)
     after = fresh.new_page()
     after.goto(app_url)
-    expect(after.get_by_label(t("login.username"))).to_be_visible()  # ... and is dead after logout
+    expect(after.get_by_label(t("login.username")).first).to_be_visible()  # ... and is dead after logout
     expect(after.get_by_text(t("home.my_orders")).first).to_have_count(0)
     fresh.close()
+
+
+def test_a_deep_link_as_the_first_visit_after_a_restart_opens_without_page_not_found(app_data, browser):
+    """Streamlit takes the `pages/` folder for a file-named page list on the first session after a server start
+    unless core.ui.server says otherwise; that session then showed "Page not found" over a deep link."""
+    with running_app(*app_data) as base:
+        ctx = browser.new_context(locale="de-DE")
+        page = ctx.new_page()
+        page.goto(f"{base}/datenschutz")
+        settle(page)
+        expect(page.get_by_role("heading", name=t("privacy.title"))).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        ctx.close()

@@ -132,9 +132,8 @@ def test_decline_needs_a_reason_and_only_the_own_order(engine):
     a, b = partner(engine, "A"), partner(engine, "B")
     number = make_case(engine)
     first = assign(engine, number, at=None)
-    with pytest.raises(ValidationError):
-        with unit_of_work(engine) as s:
-            decline_order(s, actor=partner_actor(first), number=number, reason=" ")
+    with pytest.raises(ValidationError), unit_of_work(engine) as s:
+        decline_order(s, actor=partner_actor(first), number=number, reason=" ")
     other = ({a, b} - {first}).pop()
     with pytest.raises(NotFound):
         with unit_of_work(engine) as s:

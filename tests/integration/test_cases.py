@@ -8,7 +8,13 @@ from sqlalchemy import select, text
 from core import cases
 from core.enums import CaseStatus as S
 from core.enums import Role
-from core.errors import ConflictError, NotFound, PermissionDenied, TransitionError, ValidationError
+from core.errors import (
+    ConflictError,
+    NotFound,
+    PermissionDenied,
+    TransitionError,
+    ValidationError,
+)
 from core.events import verify_chain
 from core.permissions import Actor
 from core.timeutil import now
@@ -129,7 +135,7 @@ def test_out_of_scope_and_missing_cases_are_refused_alike(engine):
 def test_broker_sees_own_case_only(engine):
     b1, b2 = make_broker(engine, "B1"), make_broker(engine, "B2")
     number = make_case(engine, broker_id=b1)
-    broker = lambda bid: Actor(user_id=None, username="b", display_name="B", role=Role.BROKER, broker_id=bid)  # noqa: E731
+    broker = lambda bid: Actor(user_id=None, username="b", display_name="B", role=Role.BROKER, broker_id=bid)
     assert open_as(engine, broker(b1), number).number == number
     assert open_as(engine, broker(b2), number) is None
     assert open_as(engine, broker(b1), number).next_statuses == []
@@ -148,10 +154,9 @@ def test_tampered_event_breaks_the_chain(engine):
 
 def test_events_cannot_be_changed_through_the_orm(engine):
     make_case(engine)
-    with pytest.raises(ValueError, match="append-only"):
-        with unit_of_work(engine) as s:
-            event = s.scalars(select(CaseEvent)).first()
-            event.actor_name = "Mallory"
+    with pytest.raises(ValueError, match="append-only"), unit_of_work(engine) as s:
+        event = s.scalars(select(CaseEvent)).first()
+        event.actor_name = "Mallory"
 
 
 def test_deadline_state_on_the_view(engine):

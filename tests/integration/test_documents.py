@@ -237,10 +237,9 @@ def test_rolled_back_savepoint_deletes_only_its_own_file(engine, settings, world
 
     with unit_of_work(engine) as s:
         put(s, "behalten.pdf")
-        with pytest.raises(RuntimeError):
-            with s.begin_nested():
-                put(s, "verworfen.pdf")
-                raise RuntimeError("nur der Savepoint")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            put(s, "verworfen.pdf")
+            raise RuntimeError("nur der Savepoint")
         with s.begin_nested():
             put(s, "auch-behalten.pdf")
     with unit_of_work(engine) as s:

@@ -19,7 +19,16 @@ from core.lifecycle import TRANSITIONS
 from core.permissions import SYSTEM, Actor
 from core.settings import ROOT
 from db.engine import unit_of_work
-from db.models import Case, CaseCallback, CaseEvent, Counter, Insurer, InsurerQuery, Person, SurveyAnswer
+from db.models import (
+    Case,
+    CaseCallback,
+    CaseEvent,
+    Counter,
+    Insurer,
+    InsurerQuery,
+    Person,
+    SurveyAnswer,
+)
 from tests.factories import make_case
 
 COLUMNS = [*REQUIRED, *OPTIONAL]
@@ -300,7 +309,7 @@ def test_cli_skip_bad_imports_the_rest_and_still_fails(cli, tmp_path):
     ("content", "message"),
     [
         (None, "wurde nicht gefunden"),
-        ("received_at,damage_type\n".encode(), "Pflichtspalte fehlt: insurer, client_name, postal_code"),
+        (b"received_at,damage_type\n", "Pflichtspalte fehlt: insurer, client_name, postal_code"),
         (",".join(REQUIRED).encode() + "\n2025-03-02T09:00:00Z,glass,Württembergische,A B,10115\n".encode("cp1252"),
          "nicht UTF-8-kodiert (Zeile 2)"),
     ],

@@ -18,7 +18,16 @@ from db import seed as seed_module
 from db.engine import make_engine, read_only, unit_of_work
 from db.migrate import upgrade_to_head
 from db.models import (
-    Assignment, Broker, Case, CaseEvent, Counter, Insurer, InsurerQuery, Partner, SurveyAnswer, User,
+    Assignment,
+    Broker,
+    Case,
+    CaseEvent,
+    Counter,
+    Insurer,
+    InsurerQuery,
+    Partner,
+    SurveyAnswer,
+    User,
 )
 from db.seed import DEMO_LOGINS, ensure_demo_data, seed_demo
 from tests.factories import make_user

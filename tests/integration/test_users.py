@@ -41,17 +41,15 @@ def test_create_and_list(engine):
 def test_create_refuses_bad_input(engine, kwargs, message):
     admin = admin_actor(engine)
     args = dict(username="neu", display_name="Neu", email="n@x.de", role=Role.STAFF, password="passwort-123")
-    with pytest.raises(ValidationError, match=message):
-        with unit_of_work(engine) as s:
-            users.create_user(s, actor=admin, **{**args, **kwargs})
+    with pytest.raises(ValidationError, match=message), unit_of_work(engine) as s:
+        users.create_user(s, actor=admin, **{**args, **kwargs})
 
 
 def test_only_admins_manage_users(engine):
     uid = make_user(engine, "clara", Role.STAFF)
     staff = Actor(user_id=uid, username="clara", display_name="Clara", role=Role.STAFF)
-    with pytest.raises(PermissionDenied):
-        with unit_of_work(engine) as s:
-            users.list_users(s, actor=staff)
+    with pytest.raises(PermissionDenied), unit_of_work(engine) as s:
+        users.list_users(s, actor=staff)
 
 
 def test_last_admin_cannot_be_deactivated_or_demoted(engine):
@@ -59,9 +57,8 @@ def test_last_admin_cannot_be_deactivated_or_demoted(engine):
     with pytest.raises(ValidationError, match="letzte aktive Administrator"):
         with unit_of_work(engine) as s:
             users.set_role(s, actor=SYSTEM, user_id=admin.user_id, role=Role.STAFF)
-    with pytest.raises(ValidationError):
-        with unit_of_work(engine) as s:
-            users.set_active(s, actor=admin, user_id=admin.user_id, active=False)
+    with pytest.raises(ValidationError), unit_of_work(engine) as s:
+        users.set_active(s, actor=admin, user_id=admin.user_id, active=False)
 
 
 def test_link_broker_login(engine):

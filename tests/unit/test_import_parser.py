@@ -312,7 +312,7 @@ def test_payment_step_carries_the_amount():
     ]
 
 
-_OFFSETS = st.sampled_from([timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=2)),
+_OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=2)),
                             timezone(timedelta(hours=-5))])
 _GAPS = st.integers(min_value=0, max_value=40 * 24 * 3600)
 _MONEY = st.integers(min_value=0, max_value=10**9).map(lambda c: f"{c // 100}.{c % 100:02d}")

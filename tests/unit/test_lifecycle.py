@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.enums import CaseStatus as S
-from core.lifecycle import TRANSITIONS, DeadlineState, allowed_next, claim_letter_deadline, is_allowed
+from core.lifecycle import (
+    TRANSITIONS,
+    DeadlineState,
+    allowed_next,
+    claim_letter_deadline,
+    is_allowed,
+)
 
 ALLOWED = {
     (S.RECEIVED, S.REVIEW), (S.REVIEW, S.CLAIM_SENT), (S.CLAIM_SENT, S.INSURER_QUERY),

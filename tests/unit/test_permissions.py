@@ -44,6 +44,9 @@ EXPECTED: dict[Action, set[Role]] = {
     A.VIEW_AUDIT_LOG: {Role.ADMIN},
     A.GDPR: {Role.ADMIN},
     A.IMPORT_CASES: {Role.ADMIN},
+    A.SUBMIT_INVOICE: {Role.ADMIN, Role.STAFF, Role.LAWYER, Role.PARTNER},
+    A.VIEW_OWN_SETTLEMENTS: {Role.PARTNER},
+    A.MANAGE_SETTLEMENTS: {Role.ADMIN, Role.STAFF, Role.LAWYER},
 }
 
 

@@ -4,11 +4,10 @@ Revision ID: 59eb51d4d6ab
 Revises: 
 Create Date: 2026-11-23 12:17:51.786390+00:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import db.base
-
 
 revision = '59eb51d4d6ab'
 down_revision = None

@@ -9,9 +9,8 @@ Revision ID: f64f2a9a03dd
 Revises: 59eb51d4d6ab
 Create Date: 2026-11-23 13:12:24.557733+00:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'f64f2a9a03dd'
 down_revision = '59eb51d4d6ab'
