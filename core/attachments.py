@@ -12,6 +12,8 @@ from core.audit import log_access
 from core.documents import DocumentUnavailable, download_document
 from core.errors import NotFound
 from core.i18n import label, t
+from core.management_report import ATTACHMENT_KIND as MANAGEMENT_REPORT
+from core.management_report import management_report_pdf, parse_month_ref
 from core.order_mail import ATTACHMENT_KIND as DECLARATION
 from core.orders import current_assignment
 from core.permissions import Action, Actor, can
@@ -111,4 +113,8 @@ def render_attachment(session: Session, *, actor: Actor, spec: dict, settings: S
         return declaration_for(session, case)
     if spec.get("kind") == SETTLEMENT:
         return download_settlement(session, actor=actor, settlement_id=int(spec["ref"]))
+    if spec.get("kind") == MANAGEMENT_REPORT:  # ref "YYYY-MM": the month's report, rendered now
+        month = parse_month_ref(str(spec["ref"]))
+        return RenderedFile(str(spec.get("filename") or f"Monatsbericht-{spec['ref']}.pdf"), PDF,
+                            management_report_pdf(session, actor=actor, month=month))
     raise ValueError(f"unknown attachment kind {spec.get('kind')!r}")

@@ -8,7 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import notify, webhooks
+from core import (
+    kpi_store,  # noqa: F401 — importing it installs the session hook that keeps the KPIs current
+    notify,
+    webhooks,
+)
 from core.audit import log_access
 from core.enums import CaseStatus, DamageType, LegalBasis, PartnerKind
 from core.errors import (
@@ -165,9 +169,10 @@ def lock_case(session: Session, *, actor: Actor, number: str, action: Action) ->
 def change_status(
     session: Session, *, actor: Actor, number: str, to: CaseStatus, reason: str = "",
     expected_version: int | None = None, amount_paid_cents: int | None = None, at: datetime | None = None,
-    paid_at: datetime | None = None,
+    paid_at: datetime | None = None, send_mails: bool = True,
 ) -> Case:
-    """Move a case along the lifecycle; refuses any pair outside the transition table. Writes the event."""
+    """Move a case along the lifecycle; refuses any pair outside the transition table. Writes the event.
+    `send_mails=False`: no status mails, for a step the caller passes through in the same transaction."""
     case = session.scalar(
         select(Case).where(Case.number == number).with_for_update(of=Case).execution_options(populate_existing=True)
     )
@@ -217,7 +222,8 @@ def change_status(
     append_event(session, case=case, actor=actor, action="status_changed", details=details, at=at)
     webhooks.emit(session, event="case.status_changed", case=case, data={"from": str(current), "to": str(to)})
     session.flush()
-    notify.client_status_mail(session, case=case, to=to)
+    if send_mails:
+        notify.status_change_mails(session, case=case, previous=current, to=to)
     return case
 
 

@@ -149,8 +149,8 @@ def send_claim_letter(
         recipient=draft.recipient, values=values, case_id=case.id,
         attachments=[{"kind": ATTACHMENT_KIND, "ref": stored.id, "filename": filename}],
     )
-    if case.status == CaseStatus.RECEIVED:
-        change_status(session, actor=actor, number=case.number, to=CaseStatus.REVIEW)
+    if case.status == CaseStatus.RECEIVED:  # passed through on the way: only claim_sent is mailed
+        change_status(session, actor=actor, number=case.number, to=CaseStatus.REVIEW, send_mails=False)
     append_event(session, case=case, actor=actor, action="claim_letter_sent", details={
         "recipient": draft.recipient, "document_version": stored.version, "amount_claimed_cents":
         draft.amount_claimed_cents, "approved_by": actor.display_name, "signed": draft.signed,

@@ -12,7 +12,7 @@ import sys
 import threading
 from datetime import date
 
-from core.enums import Role
+from core.enums import DamageType, PartnerKind, Role
 from core.errors import SchadenportalError
 from core.i18n import t
 from core.permissions import SYSTEM
@@ -90,6 +90,32 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.rejected else 0
 
 
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"kein Datum im Format JJJJ-MM-TT: {value!r}") from None
+
+
+def cmd_kpis(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the §5 KPIs of cases received in [--from, --to) as one JSON object (or CSV)."""
+    import json
+
+    from core.kpis import compute_kpis, kpis_csv, make_filter
+
+    engine = _engine(settings)
+    try:
+        with unit_of_work(engine) as s:
+            flt = make_filter(s, date_from=args.date_from, date_to=args.date_to, damage_type=args.damage_type,
+                              insurer=args.insurer, partner_kind=args.partner_kind, region=args.region,
+                              clerk=args.clerk)
+            figures = compute_kpis(s, actor=SYSTEM, flt=flt)
+    finally:
+        engine.dispose()
+    print(json.dumps(figures) if args.format == "json" else kpis_csv(figures).rstrip("\n"))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Send due mails (retries with backoff); --once: what is due now, then exit; else until Ctrl-C/SIGTERM."""
     from core.worker import run_worker
@@ -145,6 +171,52 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             worker.join(timeout=10)
 
 
+def cmd_chronicle(args: argparse.Namespace, settings: Settings) -> int:
+    """Write a case's chronicle (Fallchronik) as PDF; exit code 2 for an unknown case number."""
+    from pathlib import Path
+
+    from core.chronicle import case_chronicle
+
+    target = Path(args.output)
+    engine = _engine(settings)
+    try:
+        with unit_of_work(engine) as session:  # the export is logged only if the file was written
+            pdf = case_chronicle(session, actor=SYSTEM, number=args.number)
+            if pdf is not None:
+                part = target.with_name(target.name + ".part")
+                try:
+                    part.write_bytes(pdf)
+                    part.replace(target)
+                except OSError as exc:
+                    part.unlink(missing_ok=True)
+                    raise SchadenportalError(t("chron.cli_write_failed", path=target, reason=exc.strerror)) from exc
+    finally:
+        engine.dispose()
+    if pdf is None:
+        print(f"Fehler: {t('chron.cli_unknown', number=args.number)}", file=sys.stderr)
+        return 2
+    print(t("chron.cli_written", number=args.number.strip(), path=target))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Retention purge (§10): erase personal data of cases ended RETENTION_MONTHS ago, delete booking records and
+    business letters past their legal period; --dry-run only lists what would go."""
+    from sqlalchemy.orm import Session
+
+    from core.retention import purge, purge_lines
+    from core.timeutil import now
+
+    engine = _engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:  # purge commits once per batch of cases
+            report = purge(session, actor=SYSTEM, settings=settings, at=now(), dry_run=args.dry_run)
+    finally:
+        engine.dispose()
+    print("\n".join(purge_lines(report)))
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -179,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true", help="fehlerhafte Zeilen auslassen, die übrigen importieren")
     p.set_defaults(func=cmd_import_cases)
 
+    p = sub.add_parser("kpis", help="Kennzahlen (§5) der Fälle mit Eingang im Zeitraum [--from, --to)")
+    p.add_argument("--from", dest="date_from", required=True, type=_iso_date, metavar="JJJJ-MM-TT")
+    p.add_argument("--to", dest="date_to", required=True, type=_iso_date, metavar="JJJJ-MM-TT",
+                   help="erster Tag nach dem Zeitraum")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--damage-type", choices=[d.value for d in DamageType], help="nur diese Schadenart")
+    p.add_argument("--insurer", help="nur diese Versicherung (Name)")
+    p.add_argument("--partner-kind", choices=[k.value for k in PartnerKind], help="nur diese Betriebsart")
+    p.add_argument("--region", help="nur diese PLZ-Region (erste Ziffer)")
+    p.add_argument("--clerk", help="nur Fälle dieses Sachbearbeiters (Benutzername)")
+    p.set_defaults(func=cmd_kpis)
+
     p = sub.add_parser("serve", help="App mit Mail-Worker starten (migriert; im Demo-Modus mit Demo-Daten)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--demo-cases", type=int, default=DEFAULT_DEMO_CASES)
@@ -191,6 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=5.0, metavar="SEKUNDEN",
                    help="Wartezeit zwischen zwei Durchläufen (Standard: 5)")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("chronicle", help="Fallchronik eines Falls als PDF schreiben")
+    p.add_argument("number", metavar="CASE_NUMBER", help="Fallnummer, z. B. SP-2026-000123")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.pdf", help="Zieldatei")
+    p.set_defaults(func=cmd_chronicle)
+
+    p = sub.add_parser("purge", help="Löschlauf: personenbezogene Daten abgeschlossener Fälle nach Ablauf der Frist "
+                       "löschen (DSGVO)")
+    p.add_argument("--dry-run", action="store_true", help="nur anzeigen, was gelöscht würde (max. 50 Fallnummern)")
+    p.set_defaults(func=cmd_purge)
     return parser
 
 

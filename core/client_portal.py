@@ -6,6 +6,7 @@ documents asked of it, a new link on request, and the one NPS answer at closing.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -36,7 +37,7 @@ from db.models import Case, InsurerQuery, SurveyAnswer, Task
 
 __all__ = [
     "COMMENT_MAX", "STATUS_LINK_TEMPLATE", "ClientStatusView", "RequestedDocument", "SurveyView",
-    "client_actor_for", "client_status", "link_state", "queue_status_link_mail", "request_new_link",
+    "client_actor_for", "client_requestable", "client_status", "link_state", "queue_status_link_mail", "request_new_link",
     "status_link_marker", "status_mail_values", "submit_survey", "survey_link_marker", "survey_status",
     "upload_requested_document",
 ]
@@ -110,6 +111,13 @@ class ClientStatusView:
     @property
     def may_upload(self) -> bool:
         return bool(self.requested)
+
+
+def client_requestable(kinds: Iterable[DocumentKind | str]) -> list[DocumentKind]:
+    """The kinds among `kinds` (members or values, e.g. from a `document:<kind>` task) a client may be asked for
+    and may upload, each once, in the order of `DocumentKind`."""
+    given = {str(k) for k in kinds}
+    return [kind for kind in DocumentKind if kind.value in given and kind not in _NOT_FROM_CLIENT]
 
 
 def _requested(session: Session, case: Case) -> tuple[RequestedDocument, ...]:

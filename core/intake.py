@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core import validation
+from core import notify, validation
 from core.assignment import assign_partner
 from core.cases import NewCase, create_case
 from core.checklist import REQUIRED
@@ -191,7 +191,10 @@ def take_in_case(
     due = case.received_at + DOCUMENT_TASK_DUE
     for kind in missing:
         create_task(session, actor=actor, case=case, title=t("intake.task_missing_doc", doc=label(kind)),
-                    kind=f"document:{kind.value}", due_at=due)
-    queue_status_link_mail(session, case=case, reason="intake")  # only if the client gave an e-mail address
+                    kind=f"document:{kind.value}", due_at=due, notify_client=False)
+    # One mail to the client at intake (only if it gave an e-mail address), with its status link: the documents
+    # it is asked for, all in one mail; with none to ask for, the status mail alone.
+    if not notify.document_request_mail(session, case=case, kinds=missing, reason="intake"):
+        queue_status_link_mail(session, case=case, reason="intake")
     return IntakeResult(case.number, clerk.display_name if clerk else "", missing)
 

@@ -50,6 +50,7 @@ class Action(StrEnum):
     SUBMIT_INVOICE = "submit_invoice"  # invoice data and file for an order
     VIEW_OWN_SETTLEMENTS = "view_own_settlements"
     MANAGE_SETTLEMENTS = "manage_settlements"  # create statements, mark them paid
+    SET_LEGAL_HOLD = "set_legal_hold"  # exempt a case from the retention purge (§10)
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -67,14 +68,14 @@ GRANTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _BASE | _CASE_WORK | {
         Action.VIEW_LEGAL_NOTES, Action.VIEW_KPIS, Action.MANAGE_USERS, Action.MANAGE_PARTNERS,
         Action.MANAGE_TEMPLATES, Action.MANAGE_SETTINGS, Action.MANAGE_WEBHOOKS, Action.VIEW_AUDIT_LOG,
-        Action.GDPR, Action.IMPORT_CASES,
+        Action.GDPR, Action.IMPORT_CASES, Action.SET_LEGAL_HOLD,
     },
     Role.MANAGER: _BASE | {
         Action.VIEW_CASE, Action.LIST_CASES, Action.VIEW_KPIS, Action.EXPORT_DATA, Action.DOWNLOAD_DOCUMENT,
         Action.DOWNLOAD_REPORT,
     },
     Role.STAFF: _BASE | _CASE_WORK,
-    Role.LAWYER: _BASE | _CASE_WORK | {Action.VIEW_LEGAL_NOTES, Action.SIGN_CLAIM_LETTER},
+    Role.LAWYER: _BASE | _CASE_WORK | {Action.VIEW_LEGAL_NOTES, Action.SIGN_CLAIM_LETTER, Action.SET_LEGAL_HOLD},
     Role.PARTNER: _BASE | {
         Action.VIEW_CASE, Action.VIEW_OWN_ORDERS, Action.RESPOND_ORDER, Action.UPLOAD_DOCUMENT,
         Action.DOWNLOAD_DOCUMENT, Action.WRITE_TECHNICAL_NOTE, Action.EDIT_OWN_PROFILE, Action.SUBMIT_INVOICE,

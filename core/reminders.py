@@ -6,8 +6,8 @@ stable outbox idempotency key, so a thing is mailed once however often it runs (
   its clerk (`remind:claim36:<case>`); at 48 h once more, as overdue (`remind:claim48:<case>`). A case first
   seen after 48 h gets only the overdue one.
 - insurer silent: a case in claim_sent without payment whose claim letter (or last answered query) is 14 days
-  old -> a task "reminder" for the clerk and a `deadline_warning` (`remind:silent:<case>:<start of silence>`),
-  once per silence: a newly answered query starts a new one.
+  old -> a task "reminder" for the clerk and an `insurer_silence` mail (`remind:silent:<case>:<start of
+  silence>`), once per silence: a newly answered query starts a new one.
 - task due: an open task (of an open case, or a partner task) past its due time -> `task_due` to its assignee
   (`remind:task:<task>:<due time>`), again if the due time is moved.
 Only active users with an e-mail address are mailed. Users with `digest_mode` get no single mails of these
@@ -92,9 +92,9 @@ def _case_items(session: Session, *, at: datetime) -> list[DueItem]:
         since = max(case.claim_letter_sent_at, last_answer) if last_answer else case.claim_letter_sent_at
         if since > at - INSURER_SILENCE_REMINDER:
             continue
-        values = {**case_values(session, case), "frist": format_date(to_berlin(since + INSURER_SILENCE_REMINDER))}
+        values = {**case_values(session, case), "seit": format_date(to_berlin(since))}
         out.append(DueItem(
-            f"remind:silent:{case.id}:{since:%Y%m%dT%H%M%S}", case.clerk_id, "deadline_warning", values,
+            f"remind:silent:{case.id}:{since:%Y%m%dT%H%M%S}", case.clerk_id, "insurer_silence", values,
             t("remind.line_silent", number=case.number, insurer=case.insurer.name,
               since=format_date(to_berlin(since))), case.id, since,
         ))

@@ -57,6 +57,7 @@ class Settings:
     appraiser_commission_bp: int  # what the portal keeps of an appraiser's payment, in basis points
     smtp: SmtpSettings
     webhooks_allow_private: bool = False  # webhook URLs to private/loopback addresses (demo: allowed)
+    retention_months: int = 24  # personal data of closed/cancelled cases is erased this long after (§10)
 
     @property
     def demo(self) -> bool:
@@ -103,6 +104,7 @@ class Settings:
             demo_password=get("DEMO_PASSWORD", "demo1234"),
             db_pool_size=get_int("DB_POOL_SIZE", 5),
             appraiser_commission_bp=get_int("APPRAISER_COMMISSION_BP", 1000),
+            retention_months=get_int("RETENTION_MONTHS", 24),
             smtp=SmtpSettings(
                 host=get("SMTP_HOST"),
                 port=get_int("SMTP_PORT", 587),
@@ -121,6 +123,8 @@ class Settings:
         """Refuse settings that are unsafe for the mode."""
         if not 0 <= self.appraiser_commission_bp <= 10_000:
             raise ConfigurationError("APPRAISER_COMMISSION_BP must be between 0 and 10000 (basis points)")
+        if not 1 <= self.retention_months <= 1200:
+            raise ConfigurationError("RETENTION_MONTHS must be between 1 and 1200 (months after closing)")
         if self.smtp.security not in ("none", "starttls", "ssl"):
             raise ConfigurationError("SMTP_SECURITY must be none, starttls or ssl")
         if self.demo:

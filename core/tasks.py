@@ -9,15 +9,17 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.enums import Role
+from core.enums import OPEN_STATUSES, DocumentKind, Role
 from core.errors import NotFound, ValidationError
 from core.events import append_event
-from core.i18n import t
+from core.i18n import label, t
 from core.permissions import Action, Actor, can, require
 from core.timeutil import now
 from db.models import Case, Partner, Task, User
 
 MY_TASKS_LIMIT = 100
+#: Kind prefix of a missing-document task: `document:<DocumentKind value>`.
+DOCUMENT_TASK = "document:"
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,11 @@ def _case_for(session: Session, actor: Actor, number: str, action: Action) -> Ca
 
 def create_task(
     session: Session, *, actor: Actor, case: Case, title: str, kind: str = "manual", due_at: datetime | None = None,
-    assignee_id: int | None = None,
+    assignee_id: int | None = None, notify_client: bool = True,
 ) -> Task:
-    """Add a task to a case (rules call this with the case they already hold)."""
+    """Add a task to a case (rules call this with the case they already hold). A missing document
+    (kind `document:<DocumentKind>`) also queues the client's `document_requested` mail, once per task, unless
+    `notify_client` is False (a caller asking for several documents at once sends one mail for all)."""
     title = " ".join(title.split())
     if not title:
         raise ValidationError(t("task.title_required"), field="title")
@@ -58,7 +62,34 @@ def create_task(
     session.add(task)
     session.flush()
     append_event(session, case=case, actor=actor, action="task_created", details={"task": task.title, "kind": kind})
+    if notify_client and kind.startswith(DOCUMENT_TASK):
+        # here, not at the top: core.notify -> core.client_portal -> core.documents imports this module
+        from core import notify
+
+        notify.document_request_mail(session, case=case, kinds=[kind.removeprefix(DOCUMENT_TASK)],
+                                     reason=f"task:{task.id}")
     return task
+
+
+def request_document(
+    session: Session, *, actor: Actor, number: str, kind: DocumentKind, due_at: datetime | None = None,
+) -> Task:
+    """A clerk asks for a missing document: a `document:<kind>` task (and with it the client's mail with the
+    upload link); if that document is already asked for and open, the open task is returned, nothing new."""
+    case = _case_for(session, actor, number, Action.WORK_TASKS)
+    if kind not in DocumentKind._value2member_map_:
+        raise ValidationError(t("task.bad_document_kind"), field="kind")
+    kind = DocumentKind(kind)
+    if case.status not in OPEN_STATUSES:
+        raise ValidationError(t("task.case_not_open"), field="kind")
+    if due_at is not None and due_at < now():
+        raise ValidationError(t("task.due_in_past"), field="due_at")
+    open_task = session.scalar(select(Task).where(Task.case_id == case.id, Task.kind == DOCUMENT_TASK + kind.value,
+                                                  Task.done_at.is_(None)).order_by(Task.id).limit(1))
+    if open_task is not None:
+        return open_task
+    return create_task(session, actor=actor, case=case, title=t("intake.task_missing_doc", doc=label(kind)),
+                       kind=DOCUMENT_TASK + kind.value, due_at=due_at)
 
 
 ASSIGNEE_ROLES = (Role.ADMIN, Role.STAFF, Role.LAWYER)

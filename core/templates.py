@@ -43,88 +43,124 @@ class Rendered:
 DEFAULTS: dict[str, tuple[str, str]] = {
     "claim_letter_sent": (
         "Ihr Schaden {fallnummer}: Forderung an die Versicherung geschickt",
-        "Guten Tag {kunde},\n\n"
-        "wir haben Ihren Schaden vom {datum} heute bei der {versicherung} eingefordert.\n"
-        "Sie müssen nichts tun; sobald die Versicherung antwortet, melden wir uns bei Ihnen.\n\nIhr Schadenportal",
+        ("Guten Tag {kunde},\n\n"
+         "wir haben Ihren Schaden vom {datum} heute bei der {versicherung} eingefordert.\n"
+         "Sie müssen nichts tun; sobald die Versicherung antwortet, melden wir uns bei Ihnen.\n\nIhr Schadenportal"),
     ),
     "insurer_query": (
         "Ihr Schaden {fallnummer}: Bitte ein Dokument hochladen",
-        "Guten Tag {kunde},\n\n"
-        "die {versicherung} braucht für Ihren Schaden noch dieses Dokument: {dokument}.\n"
-        "Bitte laden Sie es hier hoch, dann geht es sofort weiter: {upload_link}\n\nIhr Schadenportal",
+        ("Guten Tag {kunde},\n\n"
+         "die {versicherung} braucht für Ihren Schaden noch dieses Dokument: {dokument}.\n"
+         "Bitte laden Sie es hier hoch, dann geht es sofort weiter: {upload_link}\n\nIhr Schadenportal"),
     ),
     "payment_received": (
         "Ihr Schaden {fallnummer}: Zahlung eingegangen",
-        "Guten Tag {kunde},\n\n"
-        "die {versicherung} hat für Ihren Schaden {betrag} gezahlt.\n"
-        "Sie müssen nichts weiter tun; wir schließen den Fall in den nächsten Tagen ab.\n\nIhr Schadenportal",
+        ("Guten Tag {kunde},\n\n"
+         "die {versicherung} hat für Ihren Schaden {betrag} gezahlt.\n"
+         "Sie müssen nichts weiter tun; wir schließen den Fall in den nächsten Tagen ab.\n\nIhr Schadenportal"),
     ),
     "order_assigned": (
         "Neuer Auftrag {fallnummer}",
-        "Guten Tag {betrieb},\n\n"
-        "Sie haben einen neuen Auftrag: {fallnummer} ({schadenart}, {ort}).\n"
-        "Bitte nehmen Sie ihn im Portal an oder lehnen Sie ihn mit Grund ab: {auftrag_link}\n\n"
-        "Die vorausgefüllte Abtretungserklärung liegt bei; lassen Sie sie vom Kunden unterschreiben "
-        "und laden Sie sie mit der Rechnung hoch.\n\nIhr Schadenportal",
+        ("Guten Tag {betrieb},\n\n"
+         "Sie haben einen neuen Auftrag: {fallnummer} ({schadenart}, {ort}).\n"
+         "Bitte nehmen Sie ihn im Portal an oder lehnen Sie ihn mit Grund ab: {auftrag_link}\n\n"
+         "Die vorausgefüllte Abtretungserklärung liegt bei; lassen Sie sie vom Kunden unterschreiben "
+         "und laden Sie sie mit der Rechnung hoch.\n\nIhr Schadenportal"),
     ),
     "settlement_ready": (
         "Ihre Abrechnung {monat}",
-        "Guten Tag {betrieb},\n\n"
-        "Ihre Abrechnung für {monat} liegt bei: Auszahlung {betrag}.\n"
-        "Der Betrag wird in den nächsten Tagen auf Ihr Konto {iban} überwiesen.\n\nIhr Schadenportal",
+        ("Guten Tag {betrieb},\n\n"
+         "Ihre Abrechnung für {monat} liegt bei: Auszahlung {betrag}.\n"
+         "Der Betrag wird in den nächsten Tagen auf Ihr Konto {iban} überwiesen.\n\nIhr Schadenportal"),
     ),
     "survey_invitation": (
         "Ihr Schaden {fallnummer} ist erledigt – wie war es?",
-        "Guten Tag {kunde},\n\n"
-        "Ihr Schaden {fallnummer} ist abgeschlossen.\n"
-        "Wenn Sie eine Minute haben, sagen Sie uns hier, wie zufrieden Sie waren: {umfrage_link}\n\n"
-        "Ihr Schadenportal",
+        ("Guten Tag {kunde},\n\n"
+         "Ihr Schaden {fallnummer} ist abgeschlossen.\n"
+         "Wenn Sie eine Minute haben, sagen Sie uns hier, wie zufrieden Sie waren: {umfrage_link}\n\n"
+         "Ihr Schadenportal"),
     ),
     "status_update": (
         "Ihr Schaden {fallnummer}: {status}",
-        "Guten Tag {empfaenger},\n\n"
-        "neuer Stand zum Schaden {fallnummer}: {status}.\n"
-        "So geht es weiter: {naechster_schritt} Alle Einzelheiten: {status_link}\n\nIhr Schadenportal",
+        ("Guten Tag {empfaenger},\n\n"
+         "neuer Stand zum Schaden {fallnummer}: {status}.\n"
+         "So geht es weiter: {naechster_schritt} Alle Einzelheiten: {status_link}\n\nIhr Schadenportal"),
     ),
     "partner_approved": (
         "Willkommen im Schadenportal-Netzwerk",
-        "Guten Tag {ansprechpartner},\n\n"
-        "Ihre Bewerbung für {betrieb} ist angenommen; Ihr Probemonat läuft bis {probemonat_bis}.\n"
-        "Ihr Benutzername ist {benutzername}. Legen Sie Ihr Passwort hier fest (der Link gilt {gueltig_tage} Tage "
-        "und nur einmal): {passwort_link}\n\nIhr Schadenportal",
+        ("Guten Tag {ansprechpartner},\n\n"
+         "Ihre Bewerbung für {betrieb} ist angenommen; Ihr Probemonat läuft bis {probemonat_bis}.\n"
+         "Ihr Benutzername ist {benutzername}. Legen Sie Ihr Passwort hier fest (der Link gilt {gueltig_tage} Tage "
+         "und nur einmal): {passwort_link}\n\nIhr Schadenportal"),
     ),
     "partner_rejected": (
         "Ihre Bewerbung beim Schadenportal",
-        "Guten Tag {ansprechpartner},\n\n"
-        "Wir können {betrieb} derzeit leider nicht in unser Netzwerk aufnehmen. Grund: {grund}\n"
-        "Sie können sich gern später erneut bewerben.\n\nIhr Schadenportal",
+        ("Guten Tag {ansprechpartner},\n\n"
+         "Wir können {betrieb} derzeit leider nicht in unser Netzwerk aufnehmen. Grund: {grund}\n"
+         "Sie können sich gern später erneut bewerben.\n\nIhr Schadenportal"),
     ),
     "task_due": (
         "Aufgabe fällig: {aufgabe}",
-        "Hallo {sachbearbeiter},\n\n"
-        "die Aufgabe „{aufgabe}“ ({bezug}) ist am {faellig_am} fällig.\n"
-        "Bitte erledigen Sie sie oder verschieben Sie den Termin: {aufgaben_link}\n\nIhr Schadenportal",
+        ("Hallo {sachbearbeiter},\n\n"
+         "die Aufgabe „{aufgabe}“ ({bezug}) ist am {faellig_am} fällig.\n"
+         "Bitte erledigen Sie sie oder verschieben Sie den Termin: {aufgaben_link}\n\nIhr Schadenportal"),
     ),
     "deadline_warning": (
         "Frist läuft ab: {fallnummer}",
-        "Hallo {sachbearbeiter},\n\n"
-        "für den Schaden {fallnummer} ({versicherung}) muss die Forderung bis {frist} an die Versicherung gehen.\n"
-        "Bitte schicken Sie sie heute noch ab: {status_link}\n\nIhr Schadenportal",
+        ("Hallo {sachbearbeiter},\n\n"
+         "für den Schaden {fallnummer} ({versicherung}) muss die Forderung bis {frist} an die Versicherung gehen.\n"
+         "Bitte schicken Sie sie heute noch ab: {status_link}\n\nIhr Schadenportal"),
+    ),
+    "insurer_silence": (
+        "Versicherung antwortet nicht: {fallnummer}",
+        ("Hallo {sachbearbeiter},\n\n"
+         "die {versicherung} hat zum Schaden {fallnummer} seit 14 Tagen nicht geantwortet; unsere letzte Nachricht "
+         "ging am {seit} raus.\n"
+         "Bitte fassen Sie bei der Versicherung nach (die Aufgabe dazu liegt bei Ihnen): {status_link}\n\n"
+         "Ihr Schadenportal"),
     ),
     "digest": (
         "Ihre Zusammenfassung vom {tag}: {anzahl} Meldungen",
-        "Guten Tag {empfaenger},\n\n"
-        "das ist seit der letzten Zusammenfassung bei Ihren Fällen passiert:\n\n{eintraege}\n\n"
-        "Die Einzelheiten finden Sie im Portal; einzelne Mails statt der Zusammenfassung stellen Sie in Ihrem "
-        "Konto ein.\n\nIhr Schadenportal",
+        ("Guten Tag {empfaenger},\n\n"
+         "hier steht, was bei Ihren Fällen heute fällig ist und was sich gestern geändert hat:\n\n"
+         "{eintraege}\n\n"
+         "Die Einzelheiten finden Sie im Portal; einzelne Mails statt der Zusammenfassung stellen Sie in Ihrem "
+         "Konto ein.\n\nIhr Schadenportal"),
+    ),
+    "document_requested": (
+        "Ihr Schaden {fallnummer}: Bitte Unterlagen hochladen",
+        ("Guten Tag {kunde},\n\n"
+         "für Ihren Schaden vom {datum} brauchen wir noch: {dokumente}.\n"
+         "Bitte laden Sie die Unterlagen hier hoch, dann geht es sofort weiter; dort sehen Sie auch jederzeit, "
+         "wie weit Ihr Fall ist: {upload_link}\n\nIhr Schadenportal"),
+    ),
+    "status_update_broker": (
+        "Schaden {fallnummer}: {status}",
+        ("Guten Tag {empfaenger},\n\n"
+         "neuer Stand beim Schaden {fallnummer} ({kunde}): {ergebnis}\n"
+         "{naechster_schritt} Alle Einzelheiten: {fall_link}\n\nIhr Schadenportal"),
+    ),
+    "status_update_partner": (
+        "Auftrag {fallnummer}: {status}",
+        ("Guten Tag {empfaenger},\n\n"
+         "neuer Stand bei Ihrem Auftrag {fallnummer} ({kennzeichen}): {ergebnis}\n"
+         "{naechster_schritt} Zum Auftrag: {fall_link}\n\nIhr Schadenportal"),
     ),
     "claim_letter": (
         "Forderung zum Schaden {schadennummer} – unser Zeichen {fallnummer}",
-        "Sehr geehrte Damen und Herren,\n\n"
-        "für unseren Mandanten {kunde} (Versicherungsschein {versicherungsnummer}, Kennzeichen {kennzeichen}) "
-        "fordern wir für den {schadenart} vom {datum} {forderung}; die Aufstellung liegt bei.\n\n"
-        "Bitte überweisen Sie den Betrag bis zum {zahlungsfrist} unter Angabe unseres Zeichens {fallnummer}.\n\n"
-        "Mit freundlichen Grüßen\nSchadenportal",
+        ("Sehr geehrte Damen und Herren,\n\n"
+         "für unseren Mandanten {kunde} (Versicherungsschein {versicherungsnummer}, Kennzeichen {kennzeichen}) "
+         "fordern wir für den {schadenart} vom {datum} {forderung}; die Aufstellung liegt bei.\n\n"
+         "Bitte überweisen Sie den Betrag bis zum {zahlungsfrist} unter Angabe unseres Zeichens {fallnummer}.\n\n"
+         "Mit freundlichen Grüßen\nSchadenportal"),
+    ),
+    "management_report": (
+        "Monatsbericht {monat}",
+        ("Guten Tag {empfaenger},\n\n"
+         "im {monat} sind {faelle} Fälle eingegangen; bis zur Forderung an die Versicherung dauerte es im Median "
+         "{durchlaufzeit}.\n"
+         "Alle Kennzahlen mit Vormonat, Diagrammen und Tabellen stehen im angehängten Bericht; gefiltert finden Sie "
+         "sie auf der KPI-Seite im Portal: {portal_link}\n\nIhr Schadenportal"),
     ),
 }
 
@@ -132,6 +168,13 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 CASE_PLACEHOLDERS: tuple[str, ...] = (
     "kunde", "fallnummer", "versicherung", "schadennummer", "datum", "schadenart", "kennzeichen", "ort",
     "betrag", "forderung", "status", "betrieb", "makler", "sachbearbeiter", "status_link",
+)
+
+#: What a status mail to a broker or a partner offers (core.notify): the case as that business knows it, no
+#: amounts, no other party's name, nothing internal.
+BUSINESS_PLACEHOLDERS: tuple[str, ...] = (
+    "empfaenger", "fallnummer", "kunde", "kennzeichen", "schadenart", "status", "ergebnis", "naechster_schritt",
+    "fall_link",
 )
 
 #: key -> the placeholders the template may use; its callers pass a value for each of them.
@@ -148,8 +191,13 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "partner_rejected": ("ansprechpartner", "betrieb", "grund"),
     "task_due": ("sachbearbeiter", "aufgabe", "bezug", "faellig_am", "aufgaben_link"),
     "deadline_warning": CASE_PLACEHOLDERS + ("frist",),
+    "insurer_silence": CASE_PLACEHOLDERS + ("seit",),
     "digest": ("empfaenger", "tag", "anzahl", "eintraege"),
+    "document_requested": CASE_PLACEHOLDERS + ("dokumente", "upload_link"),
+    "status_update_broker": BUSINESS_PLACEHOLDERS,
+    "status_update_partner": BUSINESS_PLACEHOLDERS,
     "claim_letter": CASE_PLACEHOLDERS + ("versicherungsnummer", "zahlungsfrist"),
+    "management_report": ("empfaenger", "monat", "faelle", "durchlaufzeit", "portal_link"),
 }
 
 #: Example values for the preview, for what a case does not offer (or when no case is given); the
@@ -169,9 +217,13 @@ EXAMPLES: dict[str, str] = {
     "grund": "In Ihrer Region haben wir genug Betriebe.", "aufgabe": "Rückruf beim Kunden",
     "bezug": "Schaden SP-2026-000123", "faellig_am": "24.11.2026", "aufgaben_link": "/start",
     "frist": "26.11.2026", "tag": "23.11.2026", "anzahl": "3",
-    "eintraege": "- SP-2026-000123: Zahlung eingegangen\n- SP-2026-000124: Neues Dokument\n"
-                 "- SP-2026-000125: Aufgabe fällig",
+    "eintraege": "Fällig oder überfällig:\n- SP-2026-000123: Forderung überfällig seit 22.11.2026 10:00\n"
+                 "- Aufgabe „Rückruf beim Kunden“ (Schaden SP-2026-000125) fällig seit 22.11.2026 09:00\n\n"
+                 "Gestern geändert:\n- SP-2026-000124: Die Versicherung hat gezahlt.",
     "versicherungsnummer": "VS-123456", "zahlungsfrist": "07.12.2026",
+    "seit": "09.11.2026", "dokumente": "Fahrzeugschein, Fotos",
+    "ergebnis": "Die Versicherung hat gezahlt.", "fall_link": "/case?nr=SP-2026-000123",
+    "faelle": "412", "durchlaufzeit": "24,6 h", "portal_link": "/",
 }
 
 

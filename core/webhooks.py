@@ -1,11 +1,9 @@
 """Webhooks (§8, §10): per event type a URL and a secret; a JSON body signed with HMAC-SHA256; retried with
 backoff; every delivery logged in `webhook_deliveries`.
 
-`emit` only writes rows, in the caller's transaction; `deliver_due` (run by the worker) sends them. A delivery
-goes pending -> sending (claimed, with a lease) -> sent | pending again (backoff) | failed, exactly like the
-mail outbox (see core.worker). The claim counts as an attempt, and the attempt number is the claim's token:
-a row is only renewed or finished while it is still `sending` with the attempt number this worker claimed,
-so a worker whose lease ran out can never overwrite the outcome of the worker that took the row over.
+This module checks addresses, registers and lists webhooks and their deliveries (admins), and `emit`s events:
+it only writes delivery rows, in the caller's transaction. Sending them is core.webhook_delivery's job (run by
+the worker, with the claim/lease protocol of core.jobs).
 
 Addresses: a webhook URL whose host resolves to a private, loopback, link-local, multicast, reserved or
 unspecified address is refused unless WEBHOOKS_ALLOW_PRIVATE is set. The same rule is checked again right
@@ -15,33 +13,26 @@ Redirects are not followed. Secrets are stored encrypted (Fernet, ENCRYPTION_KEY
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.client
 import ipaddress
 import json
-import logging
 import secrets as secrets_module
 import socket
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.audit import log_access
-from core.crypto import decrypt_text, encrypt_text
+from core.crypto import encrypt_text
 from core.enums import OutboxStatus
 from core.errors import NotFound, ValidationError
 from core.i18n import t
 from core.permissions import Action, Actor, require
 from core.settings import Settings
 from core.timeutil import now
-from db.engine import unit_of_work
 from db.models import Webhook, WebhookDelivery
-
-log = logging.getLogger(__name__)
 
 #: The events a webhook can subscribe to (labels: catalog keys `webhooks.event_<name with _>`).
 EVENT_TYPES: tuple[str, ...] = (
@@ -49,12 +40,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "payment.recorded",
 )
 TEST_EVENT = "webhook.test"  # queued by `send_test` only; nobody subscribes to it
-TIMEOUT = 5.0  # seconds, per connect and per read
-LEASE = timedelta(minutes=10)
-MAX_ATTEMPTS = 8
-BACKOFF_CAP = timedelta(hours=6)
 MIN_SECRET, MAX_SECRET_BYTES = 16, 64  # 64 bytes still fit the column once encrypted
-USER_AGENT = "Schadenportal-Webhooks/1"
 
 
 def event_label(event: str) -> str:
@@ -80,7 +66,7 @@ def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
 
 
-def _allowed_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+def allowed_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
     """The resolved addresses, or ValueError naming the first forbidden one (any forbidden one refuses all)."""
     addresses = _resolve(host, port)
     if not allow_private:
@@ -91,14 +77,14 @@ def _allowed_addresses(host: str, port: int, *, allow_private: bool) -> list[str
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     https: bool
     host: str
     port: int
     path: str  # path and query
 
 
-def _parse(url: str) -> _Target:
+def parse_url(url: str) -> Target:
     """Split a webhook URL; ValueError for anything that is not plain http(s)://host[:port]/path?query."""
     if not url or len(url) > 500 or any(c.isspace() or ord(c) < 32 for c in url):
         raise ValueError("bad url")
@@ -108,18 +94,18 @@ def _parse(url: str) -> _Target:
         raise ValueError("bad url")
     port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises ValueError when invalid
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Target(parts.scheme == "https", parts.hostname, port, path)
+    return Target(parts.scheme == "https", parts.hostname, port, path)
 
 
 def check_url(url: str, *, settings: Settings) -> str:
     """The URL if it may be registered, else ValidationError (scheme, credentials, resolution, address rule)."""
     url = url.strip()
     try:
-        target = _parse(url)
+        target = parse_url(url)
     except ValueError:
         raise ValidationError(t("webhooks.bad_url"), field="url") from None
     try:
-        _allowed_addresses(target.host, target.port, allow_private=settings.webhooks_allow_private)
+        allowed_addresses(target.host, target.port, allow_private=settings.webhooks_allow_private)
     except OSError:
         raise ValidationError(t("webhooks.unresolvable"), field="url") from None
     except ValueError:
@@ -271,183 +257,3 @@ def emit(session: Session, *, event: str, case, data: dict) -> int:
     session.add_all(WebhookDelivery(webhook_id=h.id, event=event, payload=payload) for h in hooks)
     session.flush()
     return len(hooks)
-
-
-# --- delivering (the worker) --------------------------------------------------------------------------------
-
-
-@dataclass
-class DeliveryReport:
-    claimed: int = 0
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    skipped: int = 0  # the claim was no longer ours
-
-    def __add__(self, other: DeliveryReport) -> DeliveryReport:
-        return DeliveryReport(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-
-@dataclass(frozen=True)
-class _Job:
-    id: int
-    webhook_id: int
-    event: str
-    payload: dict
-    attempts: int  # including this one: the claim's token
-
-
-def backoff(attempts: int) -> timedelta:
-    """The wait after the n-th failed attempt: 1, 2, 4, … minutes, at most 6 hours (as for mail)."""
-    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 20)), BACKOFF_CAP)
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The X-Signature header value: `sha256=` and the hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def body_of(payload: dict) -> bytes:
-    """The exact bytes sent (and signed)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-
-
-def _clock(at: datetime) -> datetime:
-    return max(at, now())
-
-
-def _claim(session: Session, *, worker_id: str, limit: int, at: datetime) -> list[_Job]:
-    rows = session.scalars(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
-               WebhookDelivery.next_attempt_at <= at)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).all()
-    lease_until = _clock(at) + LEASE
-    for row in rows:
-        row.status, row.next_attempt_at, row.attempts = OutboxStatus.SENDING, lease_until, row.attempts + 1
-    session.flush()
-    log.debug("worker %s claimed %s webhook deliveries", worker_id, len(rows))
-    return [_Job(r.id, r.webhook_id, r.event, dict(r.payload), r.attempts) for r in rows]
-
-
-def _mine(job: _Job):
-    return (WebhookDelivery.id == job.id, WebhookDelivery.status == OutboxStatus.SENDING,
-            WebhookDelivery.attempts == job.attempts)
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    """Connects to the address that was checked, not to a second DNS answer."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """TLS to the checked address; the certificate is verified for the URL's host name."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-def _post(url: str, *, body: bytes, headers: dict[str, str], allow_private: bool, timeout: float) -> int:
-    """POST once (no redirects); returns the status code. Raises ValueError for a refused address."""
-    target = _parse(url)
-    address = _allowed_addresses(target.host, target.port, allow_private=allow_private)[0]
-    cls = _PinnedHTTPS if target.https else _PinnedHTTP
-    conn = cls(target.host, target.port, address=address, timeout=timeout)
-    try:
-        conn.request("POST", target.path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read(65536)  # the answer's content is not kept
-        return response.status
-    finally:
-        conn.close()
-
-
-def _describe(exc: BaseException, secret: str) -> str:
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return (text.replace(secret, "***") if secret else text)[:1000]
-
-
-def _finish(engine: Engine, job: _Job, *, at: datetime, max_attempts: int, code: int | None = None,
-            error: str = "", permanent: bool = False) -> str:
-    """Record the outcome if the row is still ours: "sent", "retrying", "failed" (or "skipped")."""
-    values: dict = {"response_code": code}
-    if not error:
-        outcome = "sent"
-        values |= {"status": OutboxStatus.SENT, "delivered_at": now(), "last_error": ""}
-    elif permanent or job.attempts >= max_attempts:
-        outcome = "failed"
-        values |= {"status": OutboxStatus.FAILED, "last_error": error}
-    else:
-        outcome = "retrying"
-        values |= {"status": OutboxStatus.PENDING, "last_error": error,
-                   "next_attempt_at": _clock(at) + backoff(job.attempts)}
-    with unit_of_work(engine) as session:
-        done = session.execute(update(WebhookDelivery).where(*_mine(job)).values(**values)).rowcount
-    return outcome if done else "skipped"
-
-
-def _deliver_one(engine: Engine, job: _Job, *, settings: Settings, worker_id: str, at: datetime,
-                 timeout: float, max_attempts: int) -> str:
-    """Renew the lease, sign, POST outside any transaction, record the outcome."""
-    with unit_of_work(engine) as session:
-        renewed = session.execute(
-            update(WebhookDelivery).where(*_mine(job)).values(next_attempt_at=_clock(at) + LEASE)
-        ).rowcount
-        hook = session.get(Webhook, job.webhook_id) if renewed else None
-        url, stored, active = (hook.url, hook.secret, hook.is_active) if hook else ("", "", False)
-    if not renewed:
-        return "skipped"
-
-    def finish(**kwargs) -> str:
-        return _finish(engine, job, at=at, max_attempts=max_attempts, **kwargs)
-
-    if not active:
-        return finish(error="webhook deactivated", permanent=True)
-    try:
-        secret = decrypt_text(settings.encryption_key, stored)
-    except Exception:  # noqa: BLE001 - a changed ENCRYPTION_KEY does not heal by retrying
-        return finish(error="secret cannot be decrypted (ENCRYPTION_KEY changed?)", permanent=True)
-    body = body_of(job.payload)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Event": job.event,
-               "X-Delivery-Id": str(job.id), "X-Signature": sign(secret, body)}
-    try:
-        code = _post(url, body=body, headers=headers, allow_private=settings.webhooks_allow_private,
-                     timeout=timeout)
-    except ValueError as exc:  # a URL that no longer parses or an address the rule refuses
-        return finish(error=_describe(exc, secret), permanent=True)
-    except Exception as exc:  # noqa: BLE001 - timeouts, refused connections, TLS errors: tried again
-        return finish(error=_describe(exc, secret))
-    log.debug("worker %s: delivery %s answered %s", worker_id, job.id, code)
-    if 200 <= code < 300:
-        return finish(code=code)
-    return finish(code=code, error=f"HTTP {code}")
-
-
-def deliver_due(engine: Engine, *, settings: Settings, worker_id: str, at: datetime | None = None,
-                limit: int = 50, timeout: float = TIMEOUT, max_attempts: int = MAX_ATTEMPTS) -> DeliveryReport:
-    """Claim the due deliveries, then for each: sign, POST outside any transaction, record the outcome."""
-    at = at or now()
-    with unit_of_work(engine) as session:
-        jobs = _claim(session, worker_id=worker_id, limit=limit, at=at)
-    report = DeliveryReport(claimed=len(jobs))
-    for job in jobs:
-        outcome = _deliver_one(engine, job, settings=settings, worker_id=worker_id, at=at, timeout=timeout,
-                               max_attempts=max_attempts)
-        setattr(report, outcome, getattr(report, outcome) + 1)
-        log.log(logging.INFO if outcome == "sent" else logging.WARNING, "webhook delivery %s: %s", job.id, outcome)
-    return report

@@ -30,7 +30,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from core import kpi_store
 from core.auth import hash_password
 from core.cases import DEFAULT_PARTNER_KIND
 from core.enums import CaseStatus, DamageType, PartnerKind, Role
@@ -49,6 +51,8 @@ from db.models import (
     Counter,
     Insurer,
     InsurerQuery,
+    KpiCaseFacts,
+    KpiQueryFacts,
     Partner,
     Person,
     SurveyAnswer,
@@ -82,6 +86,8 @@ COLUMNS: dict[type, tuple[str, ...]] = {
     InsurerQuery: ("case_id", "subject", "received_at", "due_at", "answered_at"),
     CaseCallback: ("case_id", "at", "caller", "status_at_call", "logged_by_id"),
     SurveyAnswer: ("case_id", "score", "comment", "answered_at"),
+    KpiCaseFacts: tuple(c.name for c in KpiCaseFacts.__table__.columns),
+    KpiQueryFacts: tuple(c.name for c in KpiQueryFacts.__table__.columns),
 }
 
 
@@ -150,6 +156,7 @@ def seed_demo(
                 writer.write(chunk)
                 events += len(chunk[CaseEvent])
         _finish(conn, intake)
+        kpi_store.summarise(Session(bind=conn))  # the facts came with the cases; the sums are set-based
     return SeedReport(
         users=len(DEMO_LOGINS), partners=len(dd.PARTNERS), brokers=len(dd.BROKERS), insurers=len(dd.INSURERS),
         cases=cases, events=events, seconds=time.perf_counter() - started,
@@ -262,6 +269,13 @@ _EPOCH = datetime(1970, 1, 1)
 
 def _utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def _tally(items: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
 
 
 def _sqlite_text(ts: int) -> str:
@@ -485,10 +499,36 @@ class _Builder:
         timeline = [(r, RECEIVED)]
         for at, step, data in dd.plan_steps(rng, r, a.offset, a.damage, self.horizon):
             self._apply(out, case, chain, clerk, client, timeline, at, step, data)
+        calls_from = len(out[CaseCallback])
         self._callbacks(rng, out, a, clerk[0], timeline, chain.last)
         case["status"] = timeline[-1][1]
         case["event_count"], case["last_event_hash"], case["updated_at"] = chain.seq, chain.prev, dt(chain.last)
         out[Case].append(tuple(case[c] for c in COLUMNS[Case]))
+        self._kpi_facts(out, case, r, [row[3] for row in out[CaseCallback][calls_from:]])
+
+    def _kpi_facts(self, out, case: dict, received: int, call_stages: list[str]) -> None:
+        """The case's KPI store rows (core.kpi_store.case_facts), written with the case like the app does."""
+        def at(epoch: int | None) -> datetime | None:
+            return None if epoch is None else _utc(epoch)
+
+        inp = kpi_store.CaseInput(
+            case["id"], _utc(received), case["status"], case["damage_type"], case["insurer_id"], case["partner_kind"],
+            case["postal_code"], case["clerk_id"], at(case.get("_letter")), at(case.get("_paid")),
+            case["amount_paid_cents"], case["amount_claimed_cents"], case.get("_score"), _tally(call_stages),
+            [(_utc(q), _utc(ans)) for q, ans in case.get("_queries", []) if ans is not None],
+        )
+        out[KpiCaseFacts].append(self._db_row(KpiCaseFacts, kpi_store.case_facts(inp)))
+        out[KpiQueryFacts] += [self._db_row(KpiQueryFacts, q) for q in kpi_store.query_facts(inp)]
+
+    def _db_row(self, model: type, values: dict) -> tuple:
+        def db(v):
+            if isinstance(v, datetime):
+                return self.dt(int(v.timestamp()))
+            if isinstance(v, date):
+                return self.day(v)
+            return v
+
+        return tuple(db(values[c]) for c in COLUMNS[model])
 
     def _apply(self, out, case, chain, clerk, client, timeline, at: int, step: str, data: dict) -> None:
         dt, case_id = self.dt, case["id"]
@@ -501,21 +541,23 @@ class _Builder:
             case["review_started_at"] = dt(at)
             status(REVIEW, at)
         elif step == "claim_sent":
-            case["claim_letter_sent_at"], case["amount_claimed_cents"] = dt(at), data["claimed"]
+            case["claim_letter_sent_at"], case["amount_claimed_cents"], case["_letter"] = dt(at), data["claimed"], at
             case["throughput_hours"] = (at - timeline[0][0]) / HOUR
             status(CLAIM_SENT, at)
         elif step == "query":
             out[InsurerQuery].append([case_id, data["subject"], dt(at), dt(at + 7 * DAY), None])
+            case.setdefault("_queries", []).append([at, None])
             chain.add(at, clerk, "insurer_query", {"subject": data["subject"]})
             status(QUERY, at + 1)
         elif step == "answer":
             out[InsurerQuery][-1][4] = dt(at)
+            case["_queries"][-1][1] = at
             chain.add(at, clerk, "query_answered", {"subject": data["subject"]})
             status(CLAIM_SENT, at + 1)
         elif step == "pay":
             chain.add(at, clerk, "payment_recorded",
                       {"amount_claimed_cents": data["claimed"], "amount_paid_cents": data["paid"]})
-            case["amount_paid_cents"], case["paid_at"] = data["paid"], dt(at + 1)
+            case["amount_paid_cents"], case["paid_at"], case["_paid"] = data["paid"], dt(at + 1), at + 1
             status(PAID, at + 1, amount_paid_cents=data["paid"])
         elif step == "close":
             case["closed_at"] = dt(at)
@@ -528,6 +570,7 @@ class _Builder:
             status(CANCELLED, at, reason=data["reason"])
         elif step == "survey":
             out[SurveyAnswer].append((case_id, data["score"], data["comment"], dt(at)))
+            case["_score"] = data["score"]
             chain.add(at, (None, f"{client['first_name']} {client['last_name']}", Role.CLIENT.value),
                       "survey_answered", {"score": data["score"]})
 

@@ -5,7 +5,7 @@ from functools import partial
 
 import streamlit as st
 
-from core import worker
+from core import outbox_admin
 from core.enums import OutboxStatus
 from core.i18n import label, t
 from core.mailer import mail_dir
@@ -27,7 +27,7 @@ def plain(text: str) -> str:
 
 
 with read_session() as s:
-    counts = worker.outbox_counts(s, actor=actor)
+    counts = outbox_admin.outbox_counts(s, actor=actor)
 
 show_notice("outbox_notice")
 for column, status in zip(st.columns(len(OutboxStatus)), OutboxStatus, strict=True):
@@ -39,7 +39,7 @@ status = st.selectbox(
     format_func=lambda x: t("outbox.all") if x is None else label(x), key="outbox_filter",
 )
 with write_session() as s:  # the list is logged: mails hold personal data
-    rows = worker.list_outbox(s, actor=actor, status=status)
+    rows = outbox_admin.list_outbox(s, actor=actor, status=status)
 
 if not rows:
     st.info(t("outbox.none"))
@@ -66,8 +66,8 @@ for r in failed:
         st.text(t("outbox.failed_item", subject=r.subject, recipient=r.recipient, attempts=r.attempts))
         st.text(r.last_error)  # plain text: an SMTP answer is never read as markdown
         if st.button(t("outbox.resend"), key=f"resend_{r.id}"):
-            act(lambda s, message_id=r.id: worker.resend(s, actor=actor, message_id=message_id), t("outbox.resent"),
-                notice_key="outbox_notice")
+            act(lambda s, message_id=r.id: outbox_admin.resend(s, actor=actor, message_id=message_id),
+                t("outbox.resent"), notice_key="outbox_notice")
 
 cfg = settings()
 if not cfg.smtp.configured:

@@ -6,6 +6,7 @@ from core import casework
 from core.i18n import label, t
 from core.permissions import Action
 from core.ui import case_sections as sections
+from core.ui.chronicle_button import chronicle_download
 from core.ui.claim_letter_section import claim_letter
 from core.ui.navigation import guard
 from core.ui.order_sections import order_tab
@@ -58,6 +59,7 @@ if t("order.title") in tabs:
     with tabs[t("order.title")]:
         order_tab(actor, ws)
 with tabs[t("case.timeline")]:
+    chronicle_download(actor, ws.view.number)
     sections.timeline(ws)
 with tabs[t("case.tab_documents")]:
     sections.documents(actor, ws)

@@ -56,6 +56,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/admin_outbox.py", "nav.outbox", ":material/outbox:", "outbox", Action.MANAGE_SETTINGS),
     PageSpec("pages/admin_webhooks.py", "nav.webhooks", ":material/webhook:", "webhooks", Action.MANAGE_WEBHOOKS),
     PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS),
+    PageSpec("pages/admin_chronicles.py", "nav.chronicles", ":material/history_edu:", "chronicles",
+             Action.VIEW_AUDIT_LOG),
     PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT),
     # public pages last: the first page a logged-in user may open is the default
     PageSpec("pages/public_apply.py", "nav.apply", ":material/storefront:", "partner-werden", None, public=True,

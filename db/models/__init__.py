@@ -4,6 +4,7 @@ from db.base import Base
 from db.models.audit import AccessLog, CaseEvent, LoginAttempt, Setting, UserSession
 from db.models.cases import Case, CaseCallback, InsurerQuery, Note, SurveyAnswer, Task
 from db.models.documents import Document, DocumentVersion
+from db.models.kpi import KpiBucket, KpiCaseFacts, KpiCell, KpiOrders, KpiQueryFacts
 from db.models.messaging import OutboxMessage, Template, Webhook, WebhookDelivery
 from db.models.parties import (
     Assignment,
@@ -15,6 +16,7 @@ from db.models.parties import (
     User,
 )
 from db.models.partners import Invoice, PartnerApplication, Settlement, SettlementLine
+from db.models.retention import PurgeRun
 
 __all__ = [
     "AccessLog",
@@ -30,12 +32,18 @@ __all__ = [
     "Insurer",
     "InsurerQuery",
     "Invoice",
+    "KpiBucket",
+    "KpiCaseFacts",
+    "KpiCell",
+    "KpiOrders",
+    "KpiQueryFacts",
     "LoginAttempt",
     "Note",
     "OutboxMessage",
     "Partner",
     "PartnerApplication",
     "Person",
+    "PurgeRun",
     "Setting",
     "Settlement",
     "SettlementLine",

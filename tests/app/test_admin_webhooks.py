@@ -5,7 +5,8 @@ import pytest
 
 from core.enums import OutboxStatus, Role
 from core.i18n import label, t
-from core.webhooks import deliver_due, event_label
+from core.webhook_delivery import deliver_due
+from core.webhooks import event_label
 from tests.app.conftest import table_text, texts
 from tests.integration.test_webhooks import WebhookServer
 

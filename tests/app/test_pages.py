@@ -20,6 +20,7 @@ MARKER = {
     "datenschutz": "privacy.title", "passwort": "setpw.title", "status": "client.title", "umfrage": "survey.title", "orders": "orders.title",
     "my-settlements": "settle.my_title", "settlements": "settle.title",
     "webhooks": "webhooks.title",
+    "chronicles": "chron.page_title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 

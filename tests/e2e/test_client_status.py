@@ -8,7 +8,6 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.cases import NewCase, create_case
-from core.client_portal import queue_status_link_mail
 from core.enums import DamageType, DocumentKind, Role
 from core.i18n import label, t
 from core.mailer import SmtpTransport
@@ -37,9 +36,8 @@ def test_client_uploads_the_requested_document_from_the_mailed_link(app_url, app
             case = create_case(s, actor=SYSTEM, data=NewCase(
                 damage_type=DamageType.GLASS, insurer_name="HUK-COBURG", client_last_name="Linkmann",
                 client_first_name="Lena", client_email="lena@example.org", postal_code="10115", plate="B-LL 77"))
-            create_task(s, actor=SYSTEM, case=case, title="Fahrzeugschein fehlt",
+            create_task(s, actor=SYSTEM, case=case, title="Fahrzeugschein fehlt",  # mails the upload link
                         kind=f"document:{DocumentKind.REGISTRATION.value}")
-            queue_status_link_mail(s, case=case, reason="e2e")
             number = case.number
             if s.scalar(select(User).where(User.username == "e2e_clerk2")) is None:
                 create_user(s, actor=SYSTEM, username="e2e_clerk2", display_name="E2E Clerk 2", email="",

@@ -20,20 +20,14 @@ from core.assignment import override_assignment
 from core.auth import actor_for
 from core.enums import OutboxStatus, Role
 from core.errors import PermissionDenied, ValidationError
+from core.jobs import LEASE
 from core.mailer import SmtpTransport, mail_dir, transport_for
 from core.outbox import enqueue_mail
+from core.outbox_admin import list_outbox, outbox_counts, resend
 from core.permissions import SYSTEM
 from core.settings import ROOT, SmtpSettings
 from core.timeutil import now
-from core.worker import (
-    LEASE,
-    SendReport,
-    claim_batch,
-    list_outbox,
-    outbox_counts,
-    resend,
-    send_due_mail,
-)
+from core.worker import SendReport, claim_batch, send_due_mail
 from db.engine import make_engine, unit_of_work
 from db.migrate import upgrade_to_head
 from db.models import OutboxMessage, User

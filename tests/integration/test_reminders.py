@@ -102,7 +102,7 @@ def test_silent_insurer_gets_one_mail_and_one_follow_up_task(engine):
     case_id = case_of(engine, user, received_at=sent - timedelta(days=1), status=CaseStatus.CLAIM_SENT, sent_at=sent)
     assert (remind(engine, now()), remind(engine, now())) == (1, 0)
     [mail] = mails(engine)
-    assert mail.template_key == "deadline_warning" and mail.idempotency_key.startswith("remind:silent:")
+    assert mail.template_key == "insurer_silence" and mail.idempotency_key.startswith("remind:silent:")
     [task] = reminder_tasks(engine, case_id)
     assert task.assignee_id == user and task.done_at is None
 

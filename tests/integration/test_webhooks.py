@@ -17,14 +17,13 @@ from sqlalchemy import select
 
 from core.enums import OutboxStatus, Role
 from core.errors import PermissionDenied, ValidationError
+from core.jobs import LEASE
 from core.mailer import transport_for
 from core.permissions import SYSTEM, Actor
 from core.timeutil import now
+from core.webhook_delivery import _claim, deliver_due
 from core.webhooks import (
-    LEASE,
-    _claim,
     deactivate_webhook,
-    deliver_due,
     emit,
     list_deliveries,
     list_webhooks,

@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from core.attachments import RenderedFile
+from core.jobs import BACKOFF_CAP, backoff
 from core.mailer import (
     EmlTransport,
     MailError,
@@ -19,7 +20,6 @@ from core.mailer import (
     transport_for,
 )
 from core.settings import Settings, SmtpSettings
-from core.worker import BACKOFF_CAP, backoff
 from tests.mailserver import SmtpServer, free_port, localhost_certificate
 
 PDF = RenderedFile("Abtretungserklaerung-SP-2026-000001.pdf", "application/pdf", b"%PDF-1.4 test")

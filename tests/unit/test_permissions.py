@@ -34,6 +34,7 @@ EXPECTED: dict[Action, set[Role]] = {
     A.RESPOND_ORDER: {Role.PARTNER},
     A.EDIT_OWN_PROFILE: {Role.PARTNER},
     A.VIEW_KPIS: {Role.ADMIN, Role.MANAGER},
+    A.SET_LEGAL_HOLD: {Role.ADMIN, Role.LAWYER},
     A.EXPORT_DATA: {Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER},
     A.EXPORT_CHRONICLE: {Role.ADMIN, Role.STAFF, Role.LAWYER},
     A.MANAGE_USERS: {Role.ADMIN},

@@ -10,16 +10,15 @@ from cryptography.fernet import Fernet
 
 from core.errors import ConfigurationError, ValidationError
 from core.i18n import t
+from core.jobs import backoff
 from core.settings import Settings
+from core.webhook_delivery import body_of, sign
 from core.webhooks import (
     EVENT_TYPES,
     TEST_EVENT,
-    backoff,
-    body_of,
     check_url,
     event_label,
     is_forbidden_address,
-    sign,
 )
 
 PRODUCTION = {"APP_MODE": "production", "COOKIE_KEY": "k" * 48, "ENCRYPTION_KEY": Fernet.generate_key().decode()}
