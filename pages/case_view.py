@@ -49,6 +49,7 @@ with tabs[t("case.tab_overview")]:
     left, right = st.columns([3, 2])
     with left:
         sections.facts(ws)
+        sections.checklist(actor, ws)
     with right:
         if ws.may_work:
             st.subheader(t("case.next_steps"))

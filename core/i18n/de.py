@@ -1439,3 +1439,9 @@ STRINGS.update({
     "board.period_order": "„Eingang bis“ darf nicht vor „Eingang ab“ liegen.",
     "board.url_ignored": "Einige Filter aus der Adresse waren ungültig und wurden nicht angewendet: {names}.",
 })
+
+STRINGS.update({
+    "checklist.request": "Beim Kunden anfordern",
+    "checklist.request_help": "Legt eine Aufgabe an und schickt dem Kunden eine Mail mit dem Link zum Hochladen.",
+    "checklist.requested": "{doc} angefordert: Der Kunde bekommt eine Mail mit dem Link zum Hochladen.",
+})

@@ -8,8 +8,9 @@ import streamlit as st
 
 from core import assignment, cases, casework, correspondence, notes, tasks
 from core.casework import CaseWorkspace
+from core.client_portal import client_requestable
 from core.documents import download_document, preview_png
-from core.enums import CaseStatus, DocumentKind
+from core.enums import OPEN_STATUSES, CaseStatus, DocumentKind
 from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.money import format_eur, parse_eur
@@ -46,10 +47,22 @@ def facts(ws: CaseWorkspace) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3)
     st.caption(t("field.description"))
     st.text(v.incident_description or "–")
-    if ws.checklist:
-        st.caption(t("checklist.title"))
-        for item in ws.checklist:
-            st.text(("✅ " if item.present else "⬜ ") + label(item.kind))
+
+
+def checklist(actor: Actor, ws: CaseWorkspace) -> None:
+    """The documents this damage type needs; a missing one the client can send is requested by mail."""
+    if not ws.checklist:
+        return
+    st.caption(t("checklist.title"))
+    requestable = set(client_requestable(item.kind for item in ws.checklist)) if ws.may_work else set()
+    open_case = ws.view.status in OPEN_STATUSES
+    for item in ws.checklist:
+        text, button = st.columns([4, 2], vertical_alignment="center")
+        text.text(("✅ " if item.present else "⬜ ") + label(item.kind))
+        if not item.present and open_case and item.kind in requestable and button.button(
+                t("checklist.request"), key=f"request_{item.kind}", help=t("checklist.request_help")):
+            act(lambda s, kind=item.kind: tasks.request_document(s, actor=actor, number=ws.view.number, kind=kind),
+                t("checklist.requested", doc=label(item.kind)))
 
 
 def next_steps(actor: Actor, ws: CaseWorkspace) -> None:

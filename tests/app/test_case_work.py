@@ -161,3 +161,27 @@ def test_staff_overrides_the_partner(world):
     click(at, t("assign.override"))
     assert t("assign.override_done") in texts(at)
     assert "Kunde wünscht Betrieb Zwei" in table_text(at)
+
+
+def test_staff_requests_a_missing_document_from_the_client(world):
+    from sqlalchemy import select
+
+    from db.models import Task
+
+    def open_requests():
+        with unit_of_work(world.engine) as s:
+            return len(s.scalars(select(Task.kind).where(Task.kind.like("document:%"), Task.done_at.is_(None))).all())
+
+    before = open_requests()
+    at = page(world, Role.STAFF, world.own_case)
+    buttons = [b for b in at.button if b.label == t("checklist.request")]
+    assert buttons, "a missing document the client can send has a request button"
+    buttons[0].click()
+    at.run()
+    assert "angefordert" in texts(at)
+    assert open_requests() == before + 1
+
+
+def test_partners_see_no_request_buttons(world):
+    at = page(world, Role.PARTNER, world.own_case)
+    assert not [b for b in at.button if b.label == t("checklist.request")]
