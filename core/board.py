@@ -8,10 +8,12 @@ SQLite's LIMIT; it skips nothing), no sort of the whole table, at most one page 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import product
 from typing import Literal
+from urllib.parse import urlencode
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import log_access
 from core.dashboard import CaseRow
-from core.enums import CaseStatus, DamageType, Role
+from core.enums import CaseStatus, DamageType, PartnerKind, Role
 from core.errors import PermissionDenied, ValidationError
 from core.i18n import label, t
 from core.lifecycle import (
@@ -38,7 +40,7 @@ from core.lifecycle import (
 )
 from core.money import format_eur
 from core.permissions import GRANTS, Action, Actor, require
-from core.timeutil import format_dt, now
+from core.timeutil import berlin_midnight_utc, format_dt, now
 from core.validation import plate as parse_plate
 from db.models import Case, Insurer, Partner, Person, User
 
@@ -69,6 +71,10 @@ class BoardFilter:
     `deadline`: "flagged" keeps cases waiting for their claim letter (status received or review, no letter)
     for 36 h or more (so overdue ones too), "overdue" those waiting for 48 h or more.
     `text`: prefix of the case number, the plate or the client's last name (case-insensitive).
+    `received_from`/`received_to`: Berlin dates, received in [from, to) (`to` exclusive, as the KPIs count).
+    `region`: first digit of the case's postal code (the KPIs' PLZ-Bereich); `partner_kind`: the Betriebsart
+    the case needs. These two have no index of their own: the board reaches them with a period (the KPI
+    click-through always sends one), whose range the received_at indexes serve in page order.
     """
 
     statuses: tuple[CaseStatus, ...] = ()
@@ -78,10 +84,20 @@ class BoardFilter:
     clerk_id: int | None = None
     deadline: DeadlineFilter | None = None
     text: str = ""
+    received_from: date | None = None
+    received_to: date | None = None
+    region: str | None = None
+    partner_kind: PartnerKind | None = None
 
     def __post_init__(self) -> None:
         if self.deadline is not None and self.deadline not in DEADLINE_AGE:
             raise ValueError(f"unknown deadline filter {self.deadline!r}")
+        if self.region is not None and not (len(self.region) == 1 and self.region in "0123456789"):
+            raise ValueError(f"region must be one digit, not {self.region!r}")
+        if self.received_from and self.received_to and self.received_to <= self.received_from:
+            raise ValueError("received_to must lie after received_from")
+        if self.partner_kind is not None:
+            object.__setattr__(self, "partner_kind", PartnerKind(self.partner_kind))
         object.__setattr__(self, "statuses", tuple(CaseStatus(s) for s in self.statuses))
         if self.damage_type is not None:
             object.__setattr__(self, "damage_type", DamageType(self.damage_type))
@@ -96,6 +112,10 @@ class BoardFilter:
             f"partner_id={self.partner_id}" if self.partner_id is not None else "",
             f"clerk_id={self.clerk_id}" if self.clerk_id is not None else "",
             f"deadline={self.deadline}" if self.deadline else "",
+            f"from={self.received_from.isoformat()}" if self.received_from else "",
+            f"to={self.received_to.isoformat()}" if self.received_to else "",
+            f"region={self.region}" if self.region is not None else "",
+            f"partner_kind={self.partner_kind}" if self.partner_kind else "",
             "text=yes" if self.text else "",
         ]
         return "; ".join(p for p in parts if p) or "all"
@@ -317,6 +337,14 @@ def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[Co
         where.append(Case.clerk_id == filters.clerk_id)
     if filters.deadline is not None:
         where += [Case.claim_letter_sent_at.is_(None), Case.received_at <= at - DEADLINE_AGE[filters.deadline]]
+    if filters.received_from is not None:
+        where.append(Case.received_at >= berlin_midnight_utc(filters.received_from))
+    if filters.received_to is not None:
+        where.append(Case.received_at < berlin_midnight_utc(filters.received_to))
+    if filters.partner_kind is not None:
+        where.append(Case.partner_kind == filters.partner_kind)
+    if filters.region is not None:
+        where.append(_starts_with(Case.postal_code, filters.region, session.get_bind().dialect.name))
     if filters.text:
         where.append(_text_match(filters.text, session.get_bind().dialect.name))
     return where
@@ -389,6 +417,68 @@ def plate_prefix(text: str) -> str:
     except ValidationError:
         partial = _PARTIAL_PLATE.match(raw)
         return f"{partial.group(1)}-{partial.group(2)}" if partial else raw
+
+
+# --- the board's address (/board?insurer=3&from=2026-11-02&to=2026-11-09) ---------------------------
+
+
+def filter_to_query(filters: BoardFilter) -> dict[str, str]:
+    """The URL parameters of a filter (never the search text: it may be a name, and URLs end up in logs)."""
+    values = {
+        "status": ",".join(filters.statuses), "damage_type": filters.damage_type or "",
+        "insurer": "" if filters.insurer_id is None else str(filters.insurer_id),
+        "partner": "" if filters.partner_id is None else str(filters.partner_id),
+        "clerk": "" if filters.clerk_id is None else str(filters.clerk_id),
+        "partner_kind": filters.partner_kind or "", "region": filters.region or "",
+        "from": filters.received_from.isoformat() if filters.received_from else "",
+        "to": filters.received_to.isoformat() if filters.received_to else "", "deadline": filters.deadline or "",
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def board_url(filters: BoardFilter) -> str:
+    """The board's address showing these filters."""
+    query = urlencode(filter_to_query(filters), safe=",")
+    return f"/board?{query}" if query else "/board"
+
+
+def filter_from_query(params: Mapping[str, str]) -> tuple[BoardFilter, list[str]]:
+    """The filter a board URL asks for, and the names of the parameters it ignored because their value is
+    not valid (unknown parameters are no filter and are not reported)."""
+    parsers = {
+        "status": lambda v: {"statuses": tuple(CaseStatus(s) for s in v.split(",") if s)},
+        "damage_type": lambda v: {"damage_type": DamageType(v)},
+        "insurer": lambda v: {"insurer_id": _positive(v)},
+        "partner": lambda v: {"partner_id": _positive(v)},
+        "clerk": lambda v: {"clerk_id": _positive(v)},
+        "partner_kind": lambda v: {"partner_kind": PartnerKind(v)},
+        "region": lambda v: {"region": BoardFilter(region=v).region},
+        "from": lambda v: {"received_from": date.fromisoformat(v)},
+        "to": lambda v: {"received_to": date.fromisoformat(v)},
+        "deadline": lambda v: {"deadline": BoardFilter(deadline=v).deadline},
+    }
+    fields: dict[str, object] = {}
+    ignored: list[str] = []
+    for name, parse in parsers.items():
+        value = (params.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            fields |= parse(value)
+        except ValueError:
+            ignored.append(name)
+    start, end = fields.get("received_from"), fields.get("received_to")
+    if start and end and end <= start:
+        del fields["received_to"]
+        ignored.append("to")
+    return BoardFilter(**fields), ignored
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
 
 
 # --- rows -----------------------------------------------------------------------------------------

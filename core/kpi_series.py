@@ -15,6 +15,7 @@ from core.kpi_store import BUCKETS_PER_HOUR, LETTER_DUE, STAGES
 from core.kpis import (
     KpiFilter,
     Ranked,
+    add_sums,
     dims_where,
     figures,
     ranked,
@@ -39,10 +40,12 @@ class WeekRow:
 def weekly(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | None = None) -> list[WeekRow]:
     """The §5 figures per week of receipt, every week of the period (empty weeks included), oldest first."""
     require(actor, Action.VIEW_KPIS)
-    at = at or now()
     split = split_period(flt.date_from, flt.date_to)
-    sums = scope_sums(session, flt, split, by="week")
-    pending = _pending_by_week(session, flt, at)
+    sums = {key[0]: value for key, value in scope_sums(session, flt, split, by=("week",)).items()}
+    return _week_rows(session, flt, split, sums, _pending_by_week(session, flt, at or now()))
+
+
+def _week_rows(session: Session, flt: KpiFilter, split, sums: dict[date, dict], pending: dict[date, int]):
     t, q = ranked_by_week(session, "t", flt, split), ranked_by_week(session, "q", flt, split)
     none = Ranked.of([])
     rows = []
@@ -77,7 +80,11 @@ class InsurerRow:
 def by_insurer(session: Session, *, actor: Actor, flt: KpiFilter) -> list[InsurerRow]:
     """Cut rate, cut-case share and success rate per insurer (most cases first)."""
     require(actor, Action.VIEW_KPIS)
-    sums = scope_sums(session, flt, split_period(flt.date_from, flt.date_to), by="insurer_id")
+    sums = scope_sums(session, flt, split_period(flt.date_from, flt.date_to), by=("insurer_id",))
+    return _insurer_rows(session, {key[0]: value for key, value in sums.items()})
+
+
+def _insurer_rows(session: Session, sums: dict[int, dict]) -> list[InsurerRow]:
     names = dict(session.execute(select(Insurer.id, Insurer.name).where(Insurer.id.in_(list(sums)))).all())
     rows = []
     for insurer_id, s in sums.items():
@@ -99,7 +106,10 @@ class StageRow:
 def callbacks_by_stage(session: Session, *, actor: Actor, flt: KpiFilter) -> list[StageRow]:
     """Inbound status calls per status the case was in at the time of the call (§5 callback rate, split)."""
     require(actor, Action.VIEW_KPIS)
-    s = scope_sums(session, flt, split_period(flt.date_from, flt.date_to)).get(None, EMPTY)
+    return _stage_rows(add_sums(scope_sums(session, flt, split_period(flt.date_from, flt.date_to)).values()))
+
+
+def _stage_rows(s: dict) -> list[StageRow]:
     return [StageRow(CaseStatus(stage), s[f"cb_{stage}"], s[f"cb_{stage}"] / s["cases"] if s["cases"] else None)
             for stage in STAGES]
 
@@ -109,8 +119,12 @@ def throughput_histogram(session: Session, *, actor: Actor, flt: KpiFilter, widt
     """(from hour, number of letters) per `width`-hour bin of the throughput time; everything from `cap` hours
     on is in the last bin. Empty bins up to the last filled one are included."""
     require(actor, Action.VIEW_KPIS)
+    return _histogram(ranked(session, "t", flt, split_period(flt.date_from, flt.date_to)), width=width, cap=cap)
+
+
+def _histogram(values: Ranked, *, width: int = 6, cap: int = 240) -> list[tuple[int, int]]:
     bins: dict[int, int] = {}
-    for bucket, n in ranked(session, "t", flt, split_period(flt.date_from, flt.date_to)).counts().items():
+    for bucket, n in values.counts().items():
         start = min(max(bucket // BUCKETS_PER_HOUR, 0) // width * width, cap)
         bins[start] = bins.get(start, 0) + n
     if not bins:
@@ -191,14 +205,26 @@ class Dashboard:
 
 
 def dashboard(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | None = None) -> Dashboard:
-    """All KPI page data in one call (what the page caches per filter and role)."""
+    """All KPI page data in one call (what the page caches per filter and role): the period's counters are read
+    once, grouped by week and insurer, and summed up for the figures, the weekly rows, the insurers and stages."""
     from core.kpis import compute_kpis
 
+    require(actor, Action.VIEW_KPIS)
     at = at or now()
+    split = split_period(flt.date_from, flt.date_to)
+    grouped = scope_sums(session, flt, split, by=("week", "insurer_id"))
+    weeks: dict[date, list[dict]] = {}
+    insurers: dict[int, list[dict]] = {}
+    for (week, insurer_id), sums in grouped.items():
+        weeks.setdefault(week, []).append(sums)
+        insurers.setdefault(insurer_id, []).append(sums)
+    totals = add_sums(grouped.values())
+    pending = _pending_by_week(session, flt, at)
+    throughput, queries = ranked(session, "t", flt, split), ranked(session, "q", flt, split)
+    current = figures(totals, pending=sum(pending.values()), throughput=throughput, queries=queries)
     return Dashboard(
-        flt=flt, current=compute_kpis(session, actor=actor, flt=flt, at=at),
-        previous=compute_kpis(session, actor=actor, flt=flt.previous(), at=at),
-        weeks=weekly(session, actor=actor, flt=flt, at=at), insurers=by_insurer(session, actor=actor, flt=flt),
-        stages=callbacks_by_stage(session, actor=actor, flt=flt),
-        histogram=throughput_histogram(session, actor=actor, flt=flt), fairness=fairness(session, actor=actor, flt=flt),
+        flt=flt, current=current, previous=compute_kpis(session, actor=actor, flt=flt.previous(), at=at),
+        weeks=_week_rows(session, flt, split, {w: add_sums(v) for w, v in weeks.items()}, pending),
+        insurers=_insurer_rows(session, {i: add_sums(v) for i, v in insurers.items()}),
+        stages=_stage_rows(totals), histogram=_histogram(throughput), fairness=fairness(session, actor=actor, flt=flt),
     )

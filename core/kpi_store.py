@@ -259,9 +259,9 @@ def rebuild(session: Session) -> None:
     summarise(session)
 
 
-def fact_sums(answered_per_case=None) -> dict:
+def fact_sums(answered=None) -> dict:
     """The kpi_cells counters as SQL sums over kpi_case_facts rows (non-cancelled rows are the caller's WHERE);
-    `answered_per_case` is a (case_id, n) subquery of answered queries joined by the caller, if wanted."""
+    `answered` is the per-row expression of the case's answered queries, if wanted."""
     f = KpiCaseFacts
     cb = [getattr(f, f"cb_{s}") for s in STAGES]
     sums = {
@@ -273,8 +273,8 @@ def fact_sums(answered_per_case=None) -> dict:
         "nps_promoters": flag(f.nps_score >= 9), "nps_detractors": flag(f.nps_score <= 6),
         "callbacks": func.sum(sum(cb[1:], cb[0])), **{f"cb_{s}": func.sum(c) for s, c in zip(STAGES, cb)},
     }
-    if answered_per_case is not None:
-        sums["queries_answered"] = func.sum(func.coalesce(answered_per_case.c.n, 0))
+    if answered is not None:
+        sums["queries_answered"] = func.sum(answered)
     return sums
 
 
@@ -282,7 +282,7 @@ def summarise(session: Session) -> None:
     """Fill kpi_cells, kpi_buckets and kpi_orders from the facts rows and assignments (set-based)."""
     f, q = KpiCaseFacts, KpiQueryFacts
     answered = (select(q.case_id, func.count().label("n")).group_by(q.case_id)).subquery()
-    columns = fact_sums(answered)
+    columns = fact_sums(func.coalesce(answered.c.n, 0))
     keys = [getattr(f, k) for k in CELL_KEY]
     cells = (select(*keys, *(v.label(k) for k, v in columns.items()))
              .select_from(f).outerjoin(answered, answered.c.case_id == f.case_id)

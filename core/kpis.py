@@ -90,39 +90,42 @@ def _in_ranges(column, ranges: list[tuple[datetime, datetime]]):
 
 
 def _answered():
+    """The number of answered queries of the case facts row at hand (a lookup in the query facts' key)."""
     q = KpiQueryFacts
-    return select(q.case_id, func.count().label("n")).group_by(q.case_id).subquery()
+    return select(func.count()).where(q.case_id == KpiCaseFacts.case_id).scalar_subquery()
 
 
-def scope_sums(session: Session, flt: KpiFilter, split: PeriodSplit, *, by: str | None = None) -> dict:
-    """Counter sums of the scope, {group: {counter: n}} with by=None giving the group None."""
+def scope_sums(session: Session, flt: KpiFilter, split: PeriodSplit, *, by: tuple[str, ...] = ()) -> dict:
+    """Counter sums of the scope per group of the `by` columns: {(value, ...): {counter: n}}; by=() gives the
+    single group ()."""
     out: dict = {}
 
-    def add(group, values: dict) -> None:
-        target = out.setdefault(group, dict.fromkeys(CELL_COUNTERS, 0))
-        for k, v in values.items():
-            target[k] += int(v or 0)  # PostgreSQL sums integers as numeric
+    def add(rows) -> None:
+        for row in rows:
+            target = out.setdefault(tuple(row[b] for b in by), dict.fromkeys(CELL_COUNTERS, 0))
+            for k in CELL_COUNTERS:
+                target[k] += int(row[k] or 0)  # PostgreSQL sums integers as numeric
 
     if split.weeks:
         c = KpiCell
-        group_cols = [getattr(c, by)] if by else []
-        stmt = (select(*group_cols, *(func.sum(getattr(c, k)).label(k) for k in CELL_COUNTERS))
+        stmt = (select(*(getattr(c, b) for b in by), *(func.sum(getattr(c, k)).label(k) for k in CELL_COUNTERS))
                 .where(c.week >= split.weeks[0], c.week < split.weeks[1], *dims_where(c, flt)))
-        if by:
-            stmt = stmt.group_by(*group_cols)
-        for row in session.execute(stmt).mappings():
-            add(row[by] if by else None, {k: row[k] for k in CELL_COUNTERS})
+        add(session.execute(stmt.group_by(*(getattr(c, b) for b in by)) if by else stmt).mappings())
     if split.edges:
-        f, answered = KpiCaseFacts, _answered()
-        group_cols = [getattr(f, by)] if by else []
-        stmt = (select(*group_cols, *(v.label(k) for k, v in fact_sums(answered).items()))
-                .select_from(f).outerjoin(answered, answered.c.case_id == f.case_id)
-                .where(f.cancelled.is_(False), _in_ranges(f.received_at, split.edges), *dims_where(f, flt)))
-        if by:
-            stmt = stmt.group_by(*group_cols)
-        for row in session.execute(stmt).mappings():
-            add(row[by] if by else None, {k: row[k] for k in CELL_COUNTERS})
+        f = KpiCaseFacts
+        stmt = (select(*(getattr(f, b) for b in by), *(v.label(k) for k, v in fact_sums(_answered()).items()))
+                .select_from(f).where(f.cancelled.is_(False), _in_ranges(f.received_at, split.edges), *dims_where(f, flt)))
+        add(session.execute(stmt.group_by(*(getattr(f, b) for b in by)) if by else stmt).mappings())
     return out
+
+
+def add_sums(groups) -> dict:
+    """The sum of several counter dicts."""
+    total = dict.fromkeys(CELL_COUNTERS, 0)
+    for sums in groups:
+        for k in CELL_COUNTERS:
+            total[k] += sums[k]
+    return total
 
 
 def _pending_letters(session: Session, flt: KpiFilter, at: datetime) -> int:
@@ -204,100 +207,116 @@ def p90(values: Ranked) -> float | None:
     return (values.at(j) * (10 - delta) + values.at(j + 1) * delta) / 10
 
 
-def _metric_columns(metric: str):
-    """(value column, bucket column, week column, extra FROM/WHERE) of a metric."""
-    if metric == "t":
+@dataclass(frozen=True)
+class _Metric:
+    """Where a metric's values live: throughput hours ("t") on the case facts, query response hours ("q") on
+    the query facts (joined to their case's facts when the scope needs received_at or a filter column)."""
+
+    name: str
+    value: object
+    bucket: object
+    week: object
+
+    def select(self, *columns, joined: bool = True):
+        f, q = KpiCaseFacts, KpiQueryFacts
+        own = f if self.name == "t" else q
+        stmt = select(*columns).select_from(own).where(own.cancelled.is_(False), self.value.is_not(None))
+        if self.name == "q" and joined:
+            stmt = stmt.join(f, f.case_id == q.case_id)
+        return stmt
+
+
+def _metric(name: str) -> _Metric:
+    if name == "t":
         f = KpiCaseFacts
-        return f.throughput_hours, f.t_bucket, f.week, f.cancelled
+        return _Metric(name, f.throughput_hours, f.t_bucket, f.week)
     q = KpiQueryFacts
-    return q.hours, q.bucket, q.week, q.cancelled
+    return _Metric(name, q.hours, q.bucket, q.week)
 
 
-def _values_stmt(metric: str, *, joined: bool = True):
-    """SELECT of the metric's values of non-cancelled cases; `joined` adds the case facts (for received_at and
-    the filter columns) to the query facts."""
-    value, bucket, week, cancelled = _metric_columns(metric)
-    stmt = select(value).where(cancelled.is_(False), value.is_not(None))
-    if metric == "q" and joined:
-        f = KpiCaseFacts
-        stmt = stmt.join(f, f.case_id == KpiQueryFacts.case_id)
-    return stmt, bucket, week
+def _filtered_where(flt: KpiFilter, split: PeriodSplit) -> list:
+    """The scope on the case facts by the filters: whole weeks by their week column (a scan, cheaper than an
+    index walk over most of the table), edge days by received_at."""
+    f = KpiCaseFacts
+    terms = [and_(f.week >= split.weeks[0], f.week < split.weeks[1])] if split.weeks else []
+    terms += [and_(f.received_at >= a, f.received_at < b) for a, b in split.edges]
+    return [*dims_where(f, flt), or_(*terms) if terms else f.case_id.is_(None)]
 
 
 def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> Ranked:
-    """The metric's values in scope ("t": throughput hours, "q": query response hours)."""
-    base, bucket_col, week_col = _values_stmt(metric)
-    plain = _values_stmt(metric, joined=False)[0]
+    """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank."""
+    m = _metric(metric)
+    if flt.dims() or split.weeks is None:  # bucket counts by the database, then one bucket's values
+        where = _filtered_where(flt, split)
+        counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
+        return Ranked(counts, lambda bucket: list(session.scalars(m.select(m.value).where(m.bucket == bucket, *where))))
     f = KpiCaseFacts
-    if flt.dims() or split.weeks is None:  # filtered, or days only: read the values (a smaller set)
-        where = [*dims_where(f, flt), scope_where(split)]
-        return Ranked.of(list(session.scalars(base.where(*where))))
-    edge_values = list(session.scalars(base.where(_in_ranges(f.received_at, split.edges)))) if split.edges else []
+    edge_values = list(session.scalars(m.select(m.value).where(_in_ranges(f.received_at, split.edges)))) \
+        if split.edges else []
     b = KpiBucket
-    buckets: dict[int, int] = dict(session.execute(
+    buckets: dict[int, int] = {k: int(n) for k, n in session.execute(
         select(b.bucket, func.sum(b.n)).where(b.metric == metric, b.week >= split.weeks[0], b.week < split.weeks[1])
-        .group_by(b.bucket)).all())
+        .group_by(b.bucket))}
     edge_by_bucket: dict[int, list[float]] = {}
     for v in edge_values:
-        key = bucket_of(v)
-        edge_by_bucket.setdefault(key, []).append(v)
-        buckets[key] = buckets.get(key, 0) + 1
+        edge_by_bucket.setdefault(bucket_of(v), []).append(v)
+        buckets[bucket_of(v)] = buckets.get(bucket_of(v), 0) + 1
 
     def fetch(bucket: int) -> list[float]:
-        weeks = [week_col >= split.weeks[0], week_col < split.weeks[1]]
-        return [*session.scalars(plain.where(bucket_col == bucket, *weeks)), *edge_by_bucket.get(bucket, [])]
+        weeks = [m.week >= split.weeks[0], m.week < split.weeks[1], m.bucket == bucket]
+        return [*session.scalars(m.select(m.value, joined=False).where(*weeks)), *edge_by_bucket.get(bucket, [])]
 
     return Ranked(buckets, fetch)
 
 
 def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> dict[date, Ranked]:
-    """The metric's values in scope per week (Monday) of receipt."""
-    base, bucket_col, week_col = _values_stmt(metric)
-    plain = _values_stmt(metric, joined=False)[0]
+    """The metric's values in scope per week (Monday) of receipt, readable by rank; the values the medians and
+    p90s need are read with one statement for all weeks."""
+    m = _metric(metric)
     f = KpiCaseFacts
-    lists: dict[date, list[float]] = {}
-    if flt.dims() or split.weeks is None:
-        where = [*dims_where(f, flt), scope_where(split)]
-    elif split.edges:
+    per_week: dict[date, dict[int, int]] = {}
+    filtered = bool(flt.dims()) or split.weeks is None
+    where = _filtered_where(flt, split) if filtered else []
+    if filtered:  # every week from the facts
+        counted = m.select(m.week, m.bucket, func.count()).where(*where).group_by(m.week, m.bucket)
+    elif split.edges:  # whole weeks from kpi_buckets, the edge days from the facts
+        counted = m.select(m.week, m.bucket, func.count()).where(
+            _in_ranges(f.received_at, split.edges)).group_by(m.week, m.bucket)
         where = [_in_ranges(f.received_at, split.edges)]
     else:
-        where = None
-    if where is not None:
-        for value, week in session.execute(base.add_columns(week_col).where(*where)):
-            lists.setdefault(week, []).append(value)
-    out = {week: Ranked.of(values) for week, values in lists.items()}
-    if flt.dims() or split.weeks is None:
-        return out
-    b = KpiBucket
-    per_week: dict[date, dict[int, int]] = {}
-    for week, bucket, n in session.execute(
-            select(b.week, b.bucket, b.n).where(b.metric == metric, b.week >= split.weeks[0],
-                                                b.week < split.weeks[1], b.n != 0)):
-        per_week.setdefault(week, {})[bucket] = n
-    pairs = set()
+        counted = None
+    edge_weeks = set()
+    if counted is not None:
+        for week, bucket, n in session.execute(counted):
+            per_week.setdefault(week, {})[bucket] = n
+        edge_weeks = set(per_week)
+    if not filtered:
+        b = KpiBucket
+        for week, bucket, n in session.execute(
+                select(b.week, b.bucket, b.n).where(b.metric == metric, b.week >= split.weeks[0],
+                                                    b.week < split.weeks[1], b.n != 0)):
+            per_week.setdefault(week, {})[bucket] = n
+    out = {}
+    needed: dict[tuple[bool, int], list[date]] = {}  # (read from the facts with `where`?, bucket) -> weeks
     for week, buckets in per_week.items():
-        out[week] = Ranked(buckets, lambda bucket, w=week: list(
-            session.scalars(plain.where(bucket_col == bucket, week_col == w))))
-        pairs |= {(week, out[week].bucket_at(r)) for r in quantile_ranks(len(out[week]))}
-    read: dict[tuple[date, int], list[float]] = {pair: [] for pair in pairs}
-    weeks_of: dict[int, list[date]] = {}
-    for week, bucket in sorted(pairs):
-        weeks_of.setdefault(bucket, []).append(week)
-    if weeks_of:  # one statement; each OR term is an index range (bucket, week)
-        terms = [and_(bucket_col == b, week_col.in_(ws)) for b, ws in weeks_of.items()]
-        for value, week, bucket in session.execute(plain.add_columns(week_col, bucket_col).where(or_(*terms))):
-            read[(week, bucket)].append(value)
-    for (week, bucket), values in read.items():
-        out[week].prime(bucket, values)
+        from_facts = filtered or week in edge_weeks
+        cond = [*where] if from_facts else []
+        out[week] = Ranked(buckets, lambda bucket, w=week, c=cond, j=from_facts: list(session.scalars(
+            m.select(m.value, joined=j).where(m.week == w, m.bucket == bucket, *c))))
+        for rank in quantile_ranks(len(out[week])):
+            needed.setdefault((from_facts, out[week].bucket_at(rank)), []).append(week)
+    read: dict[tuple[date, int], list[float]] = {}
+    for from_facts in (False, True):
+        terms = [and_(m.bucket == b, m.week.in_(sorted(set(ws)))) for (ff, b), ws in needed.items() if ff == from_facts]
+        if not terms:
+            continue
+        stmt = m.select(m.value, m.week, m.bucket, joined=from_facts).where(or_(*terms))
+        for value, week, bucket in session.execute(stmt.where(*where) if from_facts else stmt):
+            read.setdefault((week, bucket), []).append(value)
+    for (from_facts, bucket), weeks in needed.items():
+        for week in weeks:
+            out[week].prime(bucket, read.get((week, bucket), []))
     return out
-
-
-def scope_where(split: PeriodSplit):
-    f = KpiCaseFacts
-    ranges = list(split.edges)
-    if split.weeks:
-        ranges.append((berlin_midnight_utc(split.weeks[0]), berlin_midnight_utc(split.weeks[1])))
-    return _in_ranges(f.received_at, ranges) if ranges else f.case_id.is_(None)
 
 
 # --- the figures ----------------------------------------------------------------------------------------------
@@ -334,7 +353,7 @@ def compute_kpis(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime
 
 def _compute(session: Session, flt: KpiFilter, at: datetime) -> dict:
     split = split_period(flt.date_from, flt.date_to)
-    sums = scope_sums(session, flt, split).get(None, dict.fromkeys(CELL_COUNTERS, 0))
+    sums = add_sums(scope_sums(session, flt, split).values())
     return figures(sums, pending=_pending_letters(session, flt, at), throughput=ranked(session, "t", flt, split),
                    queries=ranked(session, "q", flt, split))
 

@@ -1,10 +1,12 @@
 """Case board (Fallübersicht): every case by filter, newest first, one page at a time; CSV/XLSX export."""
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
 from core import board
-from core.enums import CaseStatus, DamageType
+from core.enums import CaseStatus, DamageType, PartnerKind
 from core.i18n import label, t
 from core.lifecycle import DeadlineState
 from core.permissions import Action, Actor, can
@@ -51,22 +53,68 @@ def export(render, *, who: Actor, filters: board.BoardFilter):
 with read_session() as s:
     choices = board.board_choices(s, actor=actor)
 insurers, partners, clerks = dict(choices.insurers), dict(choices.partners), dict(choices.clerks)
+REGIONS = [str(digit) for digit in range(10)]
+
+# the first filters come from the address, e.g. /board?insurer=3&from=2026-11-02&to=2026-11-09 (the KPI dashboard
+# links here); an unknown id or a bad value is named and left out
+start, ignored = board.filter_from_query(st.query_params.to_dict())
+for name, known, field in (("insurer", insurers, "insurer_id"), ("partner", partners, "partner_id"),
+                           ("clerk", clerks, "clerk_id")):
+    if getattr(start, field) is not None and getattr(start, field) not in known:
+        ignored.append(name)
+if ignored:
+    st.warning(t("board.url_ignored", names=", ".join(ignored)))
+
+
+def pick(options: list, value) -> int:
+    """The selectbox index of the address's value (0, "Alle", when it has none or an unknown one)."""
+    return options.index(value) if value in options else 0
+
 
 with st.form("board_filters", border=False):
     top = st.columns([3, 2, 2, 2, 2])
-    statuses = top[0].multiselect(t("board.status"), list(CaseStatus), format_func=label, placeholder=t("board.all"))
-    damage_type = top[1].selectbox(t("board.damage_type"), [None, *DamageType], format_func=or_all(label))
-    insurer_id = top[2].selectbox(t("board.insurer"), [None, *insurers], format_func=or_all(insurers.get))
-    partner_id = top[3].selectbox(t("board.partner"), [None, *partners], format_func=or_all(partners.get))
-    clerk_id = top[4].selectbox(t("board.clerk"), [None, *clerks], format_func=or_all(clerks.get))
+    statuses = top[0].multiselect(t("board.status"), list(CaseStatus), default=list(start.statuses),
+                                  format_func=label, placeholder=t("board.all"))
+    options = [None, *DamageType]
+    damage_type = top[1].selectbox(t("board.damage_type"), options, index=pick(options, start.damage_type),
+                                   format_func=or_all(label))
+    options = [None, *insurers]
+    insurer_id = top[2].selectbox(t("board.insurer"), options, index=pick(options, start.insurer_id),
+                                  format_func=or_all(insurers.get))
+    options = [None, *partners]
+    partner_id = top[3].selectbox(t("board.partner"), options, index=pick(options, start.partner_id),
+                                  format_func=or_all(partners.get))
+    options = [None, *clerks]
+    clerk_id = top[4].selectbox(t("board.clerk"), options, index=pick(options, start.clerk_id),
+                                format_func=or_all(clerks.get))
+    middle = st.columns([2, 2, 2, 2])
+    received_from = middle[0].date_input(t("board.received_from"), value=start.received_from, format="DD.MM.YYYY")
+    last_day = middle[1].date_input(
+        t("board.received_to"), format="DD.MM.YYYY",
+        value=start.received_to - timedelta(days=1) if start.received_to else None,
+    )
+    options = [None, *PartnerKind]
+    partner_kind = middle[2].selectbox(t("board.partner_kind"), options, index=pick(options, start.partner_kind),
+                                       format_func=or_all(label))
+    options = [None, *REGIONS]
+    region = middle[3].selectbox(t("board.region"), options, index=pick(options, start.region),
+                                 format_func=or_all(lambda digit: t("board.region_value", digit=digit)))
     bottom = st.columns([3, 4, 2], vertical_alignment="bottom")
     text = bottom[0].text_input(t("board.search"), help=t("board.search_help"), max_chars=board.MAX_SEARCH_LENGTH)
-    deadline = bottom[1].radio(t("board.deadline"), list(DEADLINES), format_func=DEADLINES.get, horizontal=True)
+    options = list(DEADLINES)
+    deadline = bottom[1].radio(t("board.deadline"), options, index=pick(options, start.deadline),
+                               format_func=DEADLINES.get, horizontal=True)
     bottom[2].form_submit_button(t("board.apply"), type="primary")
+
+received_to = last_day + timedelta(days=1) if last_day else None
+if received_from and received_to and received_to <= received_from:
+    st.error(t("board.period_order"))
+    st.stop()
 
 filters = board.BoardFilter(
     statuses=tuple(statuses), damage_type=damage_type, insurer_id=insurer_id, partner_id=partner_id,
-    clerk_id=clerk_id, deadline=deadline, text=text,
+    clerk_id=clerk_id, deadline=deadline, text=text, received_from=received_from, received_to=received_to,
+    region=region, partner_kind=partner_kind,
 )
 after = page_cursor(PAGING_KEY, filters)
 

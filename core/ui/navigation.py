@@ -40,6 +40,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/home.py", "nav.home", ":material/home:", "start", Action.VIEW_START),
     PageSpec("pages/staff_board.py", "nav.board", ":material/table_view:", "board", Action.LIST_CASES),
+    PageSpec("pages/manager_kpis.py", "nav.kpis", ":material/monitoring:", "kpis", Action.VIEW_KPIS),
     PageSpec("pages/staff_intake.py", "nav.intake", ":material/note_add:", "intake", Action.CREATE_CASE),
     PageSpec("pages/broker_submit.py", "nav.broker_submit", ":material/note_add:", "submit", Action.SUBMIT_CASE),
     PageSpec("pages/case_view.py", "nav.case", ":material/folder_open:", "case", Action.VIEW_CASE),

@@ -21,6 +21,7 @@ MARKER = {
     "my-settlements": "settle.my_title", "settlements": "settle.title",
     "webhooks": "webhooks.title",
     "chronicles": "chron.page_title",
+    "kpis": "kpi.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 

@@ -263,3 +263,43 @@ def test_the_store_hook_is_installed_by_the_case_services():
 
     code = "import sys, core.cases; sys.exit(0 if 'core.kpi_store' in sys.modules else 1)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_chart_tables_follow_the_same_definitions(demo):
+    from core import kpi_series
+
+    flt = KpiFilter(date(2025, 11, 20), date(2026, 11, 21))  # odd days at both ends
+    with unit_of_work(demo) as s:
+        board = kpi_series.dashboard(s, actor=MANAGER, flt=flt, at=AT)
+        assert board.current == compute_kpis(s, actor=MANAGER, flt=flt, at=AT)
+        assert board.previous == compute_kpis(s, actor=MANAGER, flt=flt.previous(), at=AT)
+        assert board.weeks == kpi_series.weekly(s, actor=MANAGER, flt=flt, at=AT)
+        assert board.insurers == kpi_series.by_insurer(s, actor=MANAGER, flt=flt)
+        assert board.stages == kpi_series.callbacks_by_stage(s, actor=MANAGER, flt=flt)
+        for row in board.weeks[1:-1:7]:  # whole weeks inside the period
+            assert_same(row.figures, reference(s, KpiFilter(row.week, row.week + timedelta(days=7)), AT))
+        first = board.weeks[0]  # the partial first week: only its days inside the period
+        assert_same(first.figures, reference(s, KpiFilter(flt.date_from, first.week + timedelta(days=7)), AT))
+        insurer = board.insurers[0]
+        ref = reference(s, KpiFilter(flt.date_from, flt.date_to, insurer_id=insurer.insurer_id), AT)
+        assert (insurer.cases, insurer.cut_rate, insurer.success_rate) == (
+            ref["cases"], pytest.approx(ref["cut_rate"]), pytest.approx(ref["success_rate"]))
+        assert sum(n for _, n in board.histogram) == sum(1 for c in s.scalars(select(Case)) if c.claim_letter_sent_at
+                                                          and c.status != CaseStatus.CANCELLED
+                                                          and flt.date_from <= to_berlin(c.received_at).date() < flt.date_to)
+
+
+def test_partner_weeks_count_the_orders_not_declined(demo):
+    from core import kpi_series
+
+    flt = KpiFilter(date(2026, 9, 7), date(2026, 11, 2))
+    with unit_of_work(demo) as s:
+        rows = kpi_series.partner_weeks(s, actor=MANAGER, flt=flt)
+        counted = {(r.iso_week, r.partner_id): r.orders for r in rows}
+        for a in s.scalars(select(Assignment).where(Assignment.declined_at.is_(None))):
+            if (a.iso_week, a.partner_id) in counted:
+                counted[(a.iso_week, a.partner_id)] -= 1
+        assert set(counted.values()) == {0}
+        spread = kpi_series.fairness(s, actor=MANAGER, flt=flt)
+        assert all(r.spread == r.max_orders - r.min_orders >= 0 for r in spread)
+        assert {r.iso_week for r in spread} == {r.iso_week for r in rows}
