@@ -108,14 +108,14 @@ def case_facts(c: CaseInput) -> dict:
     }
 
 
-def query_facts(c: CaseInput) -> list[dict]:
-    """The kpi_query_facts rows of a case: one per answered insurer query."""
-    week, cancelled = week_of(c.received_at), c.status == CaseStatus.CANCELLED
+def query_facts(c: CaseInput, facts: dict | None = None) -> list[dict]:
+    """The kpi_query_facts rows of a case: one per answered insurer query, with the case's dimensions."""
+    f = facts or case_facts(c)
+    case_part = {k: f[k] for k in ("case_id", "week", "received_at", "cancelled", *CELL_KEY[1:])}
     rows = []
     for n, (received, answered) in enumerate(c.queries):
         hours = hours_between(received, answered)
-        rows.append({"case_id": c.case_id, "n": n, "week": week, "cancelled": cancelled, "hours": hours,
-                     "bucket": bucket_of(hours)})
+        rows.append({**case_part, "n": n, "hours": hours, "bucket": bucket_of(hours)})
     return rows
 
 
@@ -210,7 +210,8 @@ def refresh_cases(session: Session, case_ids: set[int] | list[int]) -> None:
             old_queries.setdefault(q["case_id"], []).append(dict(q))
         new_rows, new_queries = [], []
         for inp in load_inputs(session, chunk):
-            facts, queries = case_facts(inp), query_facts(inp)
+            facts = case_facts(inp)
+            queries = query_facts(inp, facts)
             new_rows.append(facts)
             new_queries += queries
             _add_contribution(cell_delta, bucket_delta, facts, queries, sign=1)

@@ -210,49 +210,48 @@ def p90(values: Ranked) -> float | None:
 @dataclass(frozen=True)
 class _Metric:
     """Where a metric's values live: throughput hours ("t") on the case facts, query response hours ("q") on
-    the query facts (joined to their case's facts when the scope needs received_at or a filter column)."""
+    the query facts; both rows carry the case's week, receipt and filter dimensions."""
 
     name: str
+    model: type
     value: object
     bucket: object
-    week: object
 
-    def select(self, *columns, joined: bool = True):
-        f, q = KpiCaseFacts, KpiQueryFacts
-        own = f if self.name == "t" else q
-        stmt = select(*columns).select_from(own).where(own.cancelled.is_(False), self.value.is_not(None))
-        if self.name == "q" and joined:
-            stmt = stmt.join(f, f.case_id == q.case_id)
-        return stmt
+    @property
+    def week(self):
+        return self.model.week
+
+    def select(self, *columns):
+        return select(*columns).where(self.model.cancelled.is_(False), self.value.is_not(None))
+
+    def scope(self, flt: KpiFilter, split: PeriodSplit) -> list:
+        """The filters, whole weeks by their week column (read from the covering `…_scan` index), edge days by
+        received_at."""
+        m = self.model
+        terms = [and_(m.week >= split.weeks[0], m.week < split.weeks[1])] if split.weeks else []
+        terms += [and_(m.received_at >= a, m.received_at < b) for a, b in split.edges]
+        return [*dims_where(m, flt), or_(*terms) if terms else m.week.is_(None)]
+
+    def edges(self, split: PeriodSplit):
+        return _in_ranges(self.model.received_at, split.edges)
 
 
 def _metric(name: str) -> _Metric:
     if name == "t":
         f = KpiCaseFacts
-        return _Metric(name, f.throughput_hours, f.t_bucket, f.week)
+        return _Metric(name, f, f.throughput_hours, f.t_bucket)
     q = KpiQueryFacts
-    return _Metric(name, q.hours, q.bucket, q.week)
-
-
-def _filtered_where(flt: KpiFilter, split: PeriodSplit) -> list:
-    """The scope on the case facts by the filters: whole weeks by their week column (a scan, cheaper than an
-    index walk over most of the table), edge days by received_at."""
-    f = KpiCaseFacts
-    terms = [and_(f.week >= split.weeks[0], f.week < split.weeks[1])] if split.weeks else []
-    terms += [and_(f.received_at >= a, f.received_at < b) for a, b in split.edges]
-    return [*dims_where(f, flt), or_(*terms) if terms else f.case_id.is_(None)]
+    return _Metric(name, q, q.hours, q.bucket)
 
 
 def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> Ranked:
     """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank."""
     m = _metric(metric)
     if flt.dims() or split.weeks is None:  # bucket counts by the database, then one bucket's values
-        where = _filtered_where(flt, split)
+        where = m.scope(flt, split)
         counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
         return Ranked(counts, lambda bucket: list(session.scalars(m.select(m.value).where(m.bucket == bucket, *where))))
-    f = KpiCaseFacts
-    edge_values = list(session.scalars(m.select(m.value).where(_in_ranges(f.received_at, split.edges)))) \
-        if split.edges else []
+    edge_values = list(session.scalars(m.select(m.value).where(m.edges(split)))) if split.edges else []
     b = KpiBucket
     buckets: dict[int, int] = {k: int(n) for k, n in session.execute(
         select(b.bucket, func.sum(b.n)).where(b.metric == metric, b.week >= split.weeks[0], b.week < split.weeks[1])
@@ -263,8 +262,8 @@ def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) ->
         buckets[bucket_of(v)] = buckets.get(bucket_of(v), 0) + 1
 
     def fetch(bucket: int) -> list[float]:
-        weeks = [m.week >= split.weeks[0], m.week < split.weeks[1], m.bucket == bucket]
-        return [*session.scalars(m.select(m.value, joined=False).where(*weeks)), *edge_by_bucket.get(bucket, [])]
+        weeks = [m.bucket == bucket, m.week >= split.weeks[0], m.week < split.weeks[1]]
+        return [*session.scalars(m.select(m.value).where(*weeks)), *edge_by_bucket.get(bucket, [])]
 
     return Ranked(buckets, fetch)
 
@@ -273,23 +272,15 @@ def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodS
     """The metric's values in scope per week (Monday) of receipt, readable by rank; the values the medians and
     p90s need are read with one statement for all weeks."""
     m = _metric(metric)
-    f = KpiCaseFacts
     per_week: dict[date, dict[int, int]] = {}
+    from_facts: set[date] = set()  # weeks counted from the facts rows (filtered, or edge days)
     filtered = bool(flt.dims()) or split.weeks is None
-    where = _filtered_where(flt, split) if filtered else []
-    if filtered:  # every week from the facts
-        counted = m.select(m.week, m.bucket, func.count()).where(*where).group_by(m.week, m.bucket)
-    elif split.edges:  # whole weeks from kpi_buckets, the edge days from the facts
-        counted = m.select(m.week, m.bucket, func.count()).where(
-            _in_ranges(f.received_at, split.edges)).group_by(m.week, m.bucket)
-        where = [_in_ranges(f.received_at, split.edges)]
-    else:
-        counted = None
-    edge_weeks = set()
-    if counted is not None:
-        for week, bucket, n in session.execute(counted):
+    where = m.scope(flt, split) if filtered else ([m.edges(split)] if split.edges else [])
+    if where:
+        for week, bucket, n in session.execute(
+                m.select(m.week, m.bucket, func.count()).where(*where).group_by(m.week, m.bucket)):
             per_week.setdefault(week, {})[bucket] = n
-        edge_weeks = set(per_week)
+        from_facts = set(per_week)
     if not filtered:
         b = KpiBucket
         for week, bucket, n in session.execute(
@@ -297,23 +288,21 @@ def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodS
                                                     b.week < split.weeks[1], b.n != 0)):
             per_week.setdefault(week, {})[bucket] = n
     out = {}
-    needed: dict[tuple[bool, int], list[date]] = {}  # (read from the facts with `where`?, bucket) -> weeks
+    needed: dict[tuple[bool, int], set[date]] = {}  # (read with `where`?, bucket) -> weeks
     for week, buckets in per_week.items():
-        from_facts = filtered or week in edge_weeks
-        cond = [*where] if from_facts else []
-        out[week] = Ranked(buckets, lambda bucket, w=week, c=cond, j=from_facts: list(session.scalars(
-            m.select(m.value, joined=j).where(m.week == w, m.bucket == bucket, *c))))
+        cond = where if week in from_facts else []
+        out[week] = Ranked(buckets, lambda bucket, w=week, c=cond: list(session.scalars(
+            m.select(m.value).where(m.week == w, m.bucket == bucket, *c))))
         for rank in quantile_ranks(len(out[week])):
-            needed.setdefault((from_facts, out[week].bucket_at(rank)), []).append(week)
+            needed.setdefault((week in from_facts, out[week].bucket_at(rank)), set()).add(week)
     read: dict[tuple[date, int], list[float]] = {}
-    for from_facts in (False, True):
-        terms = [and_(m.bucket == b, m.week.in_(sorted(set(ws)))) for (ff, b), ws in needed.items() if ff == from_facts]
-        if not terms:
-            continue
-        stmt = m.select(m.value, m.week, m.bucket, joined=from_facts).where(or_(*terms))
-        for value, week, bucket in session.execute(stmt.where(*where) if from_facts else stmt):
-            read.setdefault((week, bucket), []).append(value)
-    for (from_facts, bucket), weeks in needed.items():
+    for facts_only in (False, True):
+        terms = [and_(m.bucket == b, m.week.in_(sorted(ws))) for (ff, b), ws in needed.items() if ff == facts_only]
+        if terms:
+            stmt = m.select(m.value, m.week, m.bucket).where(or_(*terms), *(where if facts_only else []))
+            for value, week, bucket in session.execute(stmt):
+                read.setdefault((week, bucket), []).append(value)
+    for (_, bucket), weeks in needed.items():
         for week in weeks:
             out[week].prime(bucket, read.get((week, bucket), []))
     return out

@@ -517,8 +517,9 @@ class _Builder:
             case["amount_paid_cents"], case["amount_claimed_cents"], case.get("_score"), _tally(call_stages),
             [(_utc(q), _utc(ans)) for q, ans in case.get("_queries", []) if ans is not None],
         )
-        out[KpiCaseFacts].append(self._db_row(KpiCaseFacts, kpi_store.case_facts(inp)))
-        out[KpiQueryFacts] += [self._db_row(KpiQueryFacts, q) for q in kpi_store.query_facts(inp)]
+        facts = kpi_store.case_facts(inp)
+        out[KpiCaseFacts].append(self._db_row(KpiCaseFacts, facts))
+        out[KpiQueryFacts] += [self._db_row(KpiQueryFacts, q) for q in kpi_store.query_facts(inp, facts)]
 
     def _db_row(self, model: type, values: dict) -> tuple:
         def db(v):

@@ -7,13 +7,16 @@ the header says whether the recomputed hash chain is intact or where it breaks (
 from __future__ import annotations
 
 import io
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import accumulate
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import cm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from core.i18n import t
@@ -23,6 +26,8 @@ from reports.pdfkit import (
     CONTENT_WIDTH,
     EMPTY,
     FONT,
+    FONT_BOLD,
+    FRAME_PADDING,
     GRID,
     MARGIN,
     SHADE,
@@ -31,8 +36,11 @@ from reports.pdfkit import (
     para_text,
 )
 
-#: Longer details are cut: a table row cannot split across pages, so one row must fit on a page.
+#: Longer details are cut, and so is a cell past MAX_CELL_LINES: a row never splits, so it must fit on a page.
 MAX_DETAILS = 2_000
+SIZE, LEADING, PADDING, RULE = 8, 10, 3, 0.4  # the event table: font size, line height, cell padding, rule width
+FRAME_HEIGHT = A4[1] - 2 * MARGIN - 2 * FRAME_PADDING
+MAX_CELL_LINES = int((FRAME_HEIGHT - 2 * (LEADING + 2 * PADDING)) // LEADING)
 COLUMNS = (  # (catalog key, width)
     ("chron.col_seq", 1.0 * cm),
     ("chron.col_time", 3.0 * cm),
@@ -153,24 +161,139 @@ def _chain(data: ChronicleData) -> list[Flowable]:
     ]
 
 
-def _events_table(events: Sequence[ChronicleEvent]) -> Table:
-    head = [Paragraph(para_text(t(key)), STYLES["cell_head"]) for key, _ in COLUMNS]
-    rows = [[
-        Paragraph(str(e.seq), STYLES["cell"]),
-        Paragraph(para_text(format_time(e.at)), STYLES["cell"]),
-        Paragraph(f"{para_text(e.actor)}<br/>({para_text(e.role)})", STYLES["cell"]),
-        Paragraph(para_text(e.action), STYLES["cell"]),
-        Paragraph(para_text(_cut(e.details)), STYLES["cell"]),
-    ] for e in events]
-    table = Table([head, *rows], colWidths=[width for _, width in COLUMNS], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.4, GRID),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-    ]))
-    return table
+class _Widths(dict):
+    """Character widths of one font at 1 pt, from reportlab's metrics (its substitution fonts included), cached."""
+
+    def __init__(self, font: str) -> None:
+        super().__init__()
+        self.font = font
+
+    def __missing__(self, char: str) -> float:
+        width = self[char] = stringWidth(char, self.font, 1)
+        return width
+
+
+_WIDTHS = {font: _Widths(font) for font in (FONT, FONT_BOLD)}
+
+
+def _plain(value: str | None) -> list[str]:
+    """`value` as lines, as `para_text` would show them: each stripped, empty or None as `–`."""
+    text = (value or "").strip()
+    if not text:
+        return [EMPTY]
+    return [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
+def _wrap(lines: list[str], width: float, font: str) -> list[str]:
+    """`lines` broken into lines no wider than `width` at SIZE pt: greedy by words, an overlong word by characters
+    (as a Paragraph does); at most MAX_CELL_LINES lines, so a row always fits a page."""
+    widths = _WIDTHS[font]
+    limit, space = width / SIZE, widths[" "]
+    out: list[str] = []
+    for line in lines:
+        words: list[str] = []
+        used = 0.0
+        for word in line.split():
+            wide = sum(map(widths.__getitem__, word))
+            if wide > limit:  # longer than the column: cut it into pieces that fit
+                if words:
+                    out.append(" ".join(words))
+                words, used, piece = [], 0.0, ""
+                for char in word:
+                    if used + widths[char] > limit and piece:
+                        out.append(piece)
+                        piece, used = "", 0.0
+                    piece += char
+                    used += widths[char]
+                words = [piece]
+            elif words and used + space + wide > limit:
+                out.append(" ".join(words))
+                words, used = [word], wide
+            else:
+                used += (space if words else 0.0) + wide
+                words.append(word)
+        out.append(" ".join(words))
+    if len(out) > MAX_CELL_LINES:
+        out = [*out[:MAX_CELL_LINES - 1], out[MAX_CELL_LINES - 1] + " …"]
+    return out
+
+
+def _cells(event: ChronicleEvent) -> tuple[list[str], ...]:
+    return (
+        [str(event.seq)],
+        [format_time(event.at)],
+        [*_plain(event.actor), *_plain(f"({(event.role or '').strip() or EMPTY})")],
+        _plain(event.action),
+        _plain(_cut(event.details)),
+    )
+
+
+_Row = tuple[tuple[list[str], ...], float]  # the lines of each cell, the row's height
+_TEXT_WIDTHS = tuple(width - 2 * PADDING for _, width in COLUMNS)
+_COLUMN_X = tuple(sum(width for _, width in COLUMNS[:i]) + PADDING for i in range(len(COLUMNS)))
+
+
+def _row(cells: Sequence[list[str]], font: str) -> _Row:
+    """The cells wrapped to their columns, and the row's height."""
+    wrapped = tuple(_wrap(lines, width, font) for lines, width in zip(cells, _TEXT_WIDTHS, strict=True))
+    return wrapped, max(map(len, wrapped)) * LEADING + 2 * PADDING
+
+
+class _EventRows(Flowable):
+    """The events as a table drawn straight on the canvas: header row on every page, a row never split.
+
+    The rows are wrapped once; a page takes the rows that fit (a bisection over their running heights), so
+    the work grows linearly with the events, unlike one reportlab Table that measures its rows again at
+    every page break.
+    """
+
+    def __init__(self, head: _Row, rows: list[_Row], tops: list[float], start: int, end: int) -> None:
+        super().__init__()
+        self.head, self.rows, self.tops, self.start, self.end = head, rows, tops, start, end
+        self.width = CONTENT_WIDTH
+        self.height = head[1] + tops[end] - tops[start]
+
+    @classmethod
+    def of(cls, events: Sequence[ChronicleEvent]) -> _EventRows:
+        head = _row([[t(key)] for key, _ in COLUMNS], FONT_BOLD)
+        rows = [_row(_cells(e), FONT) for e in events]
+        return cls(head, rows, list(accumulate((h for _, h in rows), initial=0.0)), 0, len(rows))
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        end = bisect_right(self.tops, available_height - self.head[1] + self.tops[self.start], self.start,
+                           self.end + 1) - 1
+        if end <= self.start:
+            return []
+        return [_EventRows(self.head, self.rows, self.tops, self.start, end),
+                _EventRows(self.head, self.rows, self.tops, end, self.end)]
+
+    def draw(self) -> None:
+        canvas = self.canv
+        canvas.saveState()
+        canvas.setFillColor(SHADE)
+        canvas.rect(0, self.height - self.head[1], self.width, self.head[1], stroke=0, fill=1)
+        canvas.setFillColor(colors.black)
+        canvas.setStrokeColor(GRID)
+        canvas.setLineWidth(RULE)
+        text = canvas.beginText()
+        text.setFont(FONT_BOLD, SIZE, LEADING)
+        top = self.height
+        rules = []
+        for index, (cells, height) in enumerate((self.head, *self.rows[self.start:self.end])):
+            if index == 1:
+                text.setFont(FONT, SIZE, LEADING)
+            for x, lines in zip(_COLUMN_X, cells, strict=True):
+                text.setTextOrigin(x, top - PADDING - SIZE)
+                for line in lines:
+                    text.textLine(line)
+            top -= height
+            rules.append((0, top, self.width, top))
+        canvas.drawText(text)
+        canvas.lines(rules)
+        canvas.restoreState()
 
 
 def _canvas(data: ChronicleData) -> type:
@@ -193,7 +316,7 @@ def _canvas(data: ChronicleData) -> type:
 
 def chronicle_pdf(data: ChronicleData) -> bytes:
     """The chronicle as A4 PDF: title, chain check, case facts, one row per event (header row on every page)."""
-    events: Flowable = (_events_table(data.events) if data.events
+    events: Flowable = (_EventRows.of(data.events) if data.events
                         else Paragraph(para_text(t("chron.no_events")), STYLES["body"]))
     story: list[Flowable] = [
         Paragraph(para_text(t("chron.title", number=data.number)), STYLES["title"]),

@@ -28,6 +28,9 @@ class KpiCaseFacts(Base):
     __table_args__ = (
         Index("ix_kpi_case_facts_received", "received_at"),
         Index("ix_kpi_case_facts_throughput", "t_bucket", "week", "throughput_hours"),
+        # a filtered median reads this index only: buckets counted per week, no table rows touched
+        Index("ix_kpi_case_facts_scan", "week", "t_bucket", "throughput_hours", "cancelled", "damage_type",
+              "insurer_id", "partner_kind", "region", "clerk_id"),
     )
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
@@ -57,15 +60,27 @@ class KpiCaseFacts(Base):
 
 
 class KpiQueryFacts(Base):
-    """The response time of one answered insurer query (the n-th of its case, by id), under its case's week."""
+    """The response time of one answered insurer query (the n-th of its case, by id), with its case's week,
+    receipt and filter dimensions (so a filtered median needs no join)."""
 
     __tablename__ = "kpi_query_facts"
-    __table_args__ = (Index("ix_kpi_query_facts_bucket", "bucket", "week", "hours"),)
+    __table_args__ = (
+        Index("ix_kpi_query_facts_bucket", "bucket", "week", "hours"),
+        Index("ix_kpi_query_facts_received", "received_at"),
+        Index("ix_kpi_query_facts_scan", "week", "bucket", "hours", "cancelled", "damage_type", "insurer_id",
+              "partner_kind", "region", "clerk_id"),
+    )
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     n: Mapped[int] = mapped_column(primary_key=True)
     week: Mapped[date]
+    received_at: Mapped[datetime]
     cancelled: Mapped[bool]
+    damage_type: Mapped[str] = mapped_column(String(20))
+    insurer_id: Mapped[int]
+    partner_kind: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str] = mapped_column(String(1))
+    clerk_id: Mapped[int]
     hours: Mapped[float]
     bucket: Mapped[int]
 

@@ -6,9 +6,11 @@ from core.i18n import t
 
 
 def settle(page: Page) -> None:
-    """Wait until the page has loaded and its script run has finished (Streamlit marks it on the app root)."""
+    """Wait until the page has loaded and its script run has finished (Streamlit marks it on the app root). The
+    first run after the server started imports everything and may take long on a busy machine."""
     page.wait_for_load_state("networkidle")
-    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_have_count(1)
+    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_have_count(
+        1, timeout=60_000)
 
 
 def login(page: Page, base: str, username: str, password: str) -> None:

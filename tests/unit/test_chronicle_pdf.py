@@ -107,6 +107,20 @@ def test_overlong_details_are_cut_so_the_row_fits_a_page():
     assert "…" in text
 
 
+def test_details_with_more_lines_than_a_page_holds_are_cut_so_the_row_fits_a_page():
+    data = replace(DATA, events=(event(1, details="Zeile\n" * 1_000), event(2)))
+    text = "".join(pages_text(chronicle_pdf(data)))
+    assert "Zeile …" in text
+    assert "Schritt-002" in text
+
+
+def test_2500_events_print_every_sequence_number_in_order():
+    data = replace(DATA, events=tuple(event(n, details="Schritt") for n in range(1, 2_501)))
+    text = "\n".join(pages_text(chronicle_pdf(data)))
+    # each row begins with its number, then its time
+    assert re.findall(r"(?m)^(\d+)\s+\d\d\.\d\d\.\d{4} ", text) == [str(n) for n in range(1, 2_501)]
+
+
 def test_a_case_without_events_says_so():
     assert "Keine Ereignisse." in pages_text(chronicle_pdf(replace(DATA, events=())))[0]
 
