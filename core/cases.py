@@ -269,6 +269,7 @@ class CaseView:
     next_statuses: list[CaseStatus]
     events: list[EventView] = field(default_factory=list)
     assignment_reason: str = ""
+    legal_hold: bool = False
 
     @property
     def cut_cents(self) -> int | None:
@@ -311,6 +312,7 @@ def open_case(session: Session, *, actor: Actor, number: str) -> CaseView | None
             select(Assignment.reason).where(Assignment.case_id == case.id)
             .order_by(Assignment.assigned_at.desc(), Assignment.id.desc()).limit(1)
         ) or "",
+        legal_hold=case.legal_hold,
     )
 
 

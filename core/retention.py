@@ -438,6 +438,14 @@ def set_legal_hold(session: Session, *, actor: Actor, case: Case, on: bool, reas
     return case
 
 
+def set_case_legal_hold(session: Session, *, actor: Actor, number: str, on: bool, reason: str) -> Case:
+    """set_legal_hold for the case with this number (locked; refused like every case action)."""
+    from core.cases import lock_case
+
+    case = lock_case(session, actor=actor, number=number, action=Action.SET_LEGAL_HOLD)
+    return set_legal_hold(session, actor=actor, case=case, on=on, reason=reason)
+
+
 def purge_lines(report: PurgeReport, *, max_numbers: int = 50) -> list[str]:
     """The CLI's German lines: counts per category, and for a dry run the cases that would be anonymised."""
     lines = [t("retention.dry_run_head") if report.dry_run else t("retention.run_head")]

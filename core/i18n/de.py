@@ -1445,3 +1445,15 @@ STRINGS.update({
     "checklist.request_help": "Legt eine Aufgabe an und schickt dem Kunden eine Mail mit dem Link zum Hochladen.",
     "checklist.requested": "{doc} angefordert: Der Kunde bekommt eine Mail mit dem Link zum Hochladen.",
 })
+
+STRINGS.update({
+    "hold.title_off": "Aufbewahrungssperre (Legal Hold)",
+    "hold.title_on": "🔒 Aufbewahrungssperre aktiv",
+    "hold.help": "Ein Fall unter Aufbewahrungssperre wird von der Löschung nach Fristablauf ausgenommen, z. B. "
+                 "während eines Rechtsstreits. Der Grund steht in der Zeitleiste.",
+    "hold.reason": "Grund",
+    "hold.set": "Sperre setzen",
+    "hold.release": "Sperre aufheben",
+    "hold.done": "Aufbewahrungssperre gesetzt.",
+    "hold.released": "Aufbewahrungssperre aufgehoben.",
+})

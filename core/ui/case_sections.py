@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core import assignment, cases, casework, correspondence, notes, tasks
+from core import assignment, cases, casework, correspondence, notes, retention, tasks
 from core.casework import CaseWorkspace
 from core.client_portal import client_requestable
 from core.documents import download_document, preview_png
@@ -14,7 +14,7 @@ from core.enums import OPEN_STATUSES, CaseStatus, DocumentKind
 from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.money import format_eur, parse_eur
-from core.permissions import Actor
+from core.permissions import Action, Actor, can
 from core.timeline import event_details, event_label, role_label
 from core.timeutil import format_date, format_dt, now, to_berlin
 from core.ui import widgets
@@ -63,6 +63,21 @@ def checklist(actor: Actor, ws: CaseWorkspace) -> None:
                 t("checklist.request"), key=f"request_{item.kind}", help=t("checklist.request_help")):
             act(lambda s, kind=item.kind: tasks.request_document(s, actor=actor, number=ws.view.number, kind=kind),
                 t("checklist.requested", doc=label(item.kind)))
+
+
+def legal_hold(actor: Actor, ws: CaseWorkspace) -> None:
+    """Admins and lawyers exempt a case from the retention purge (or release it), with a reason."""
+    if not can(actor, Action.SET_LEGAL_HOLD):
+        return
+    v = ws.view
+    with st.expander(t("hold.title_on") if v.legal_hold else t("hold.title_off")):
+        st.caption(t("hold.help"))
+        with st.form("legal_hold"):
+            reason = st.text_input(t("hold.reason"), max_chars=300)
+            if st.form_submit_button(t("hold.release") if v.legal_hold else t("hold.set")):
+                act(lambda s: retention.set_case_legal_hold(s, actor=actor, number=v.number, on=not v.legal_hold,
+                                                            reason=reason),
+                    t("hold.released") if v.legal_hold else t("hold.done"))
 
 
 def next_steps(actor: Actor, ws: CaseWorkspace) -> None:

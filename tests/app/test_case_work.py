@@ -185,3 +185,29 @@ def test_staff_requests_a_missing_document_from_the_client(world):
 def test_partners_see_no_request_buttons(world):
     at = page(world, Role.PARTNER, world.own_case)
     assert not [b for b in at.button if b.label == t("checklist.request")]
+
+
+def test_lawyer_sets_and_releases_a_legal_hold_with_a_reason(world):
+    from sqlalchemy import select
+
+    from db.models import Case
+
+    def held():
+        with unit_of_work(world.engine) as s:
+            return s.scalar(select(Case.legal_hold).where(Case.number == world.own_case))
+
+    at = page(world, Role.LAWYER, world.own_case)
+    click(at, t("hold.set"))
+    assert t("retention.hold_reason_required") in texts(at) and held() is False  # no reason, nothing changes
+    form_input(at, t("hold.reason"), "Klage anhängig")
+    click(at, t("hold.set"))
+    assert t("hold.done") in texts(at) and held() is True
+    at = page(world, Role.LAWYER, world.own_case)
+    form_input(at, t("hold.reason"), "Verfahren beendet")
+    click(at, t("hold.release"))
+    assert held() is False
+
+
+def test_staff_cannot_set_a_legal_hold(world):
+    at = page(world, Role.STAFF, world.own_case)
+    assert not [b for b in at.button if b.label == t("hold.set")]
