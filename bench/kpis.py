@@ -16,7 +16,8 @@ Run (DuckDB is a benchmark-only dependency, see bench/requirements.txt):
     createdb -h 127.0.0.1 -U postgres sp_bench
     python bench/kpis.py --cases 1000000 --url postgresql+psycopg://postgres@127.0.0.1:5432/sp_bench [--reuse]
 
-Without --reuse the database is emptied (SQLite: the file is deleted) and seeded with `seed-demo`.
+Without --reuse `seed-demo` fills a new SQLite file (an old one is deleted) or the PostgreSQL database of
+--url, which must be empty (createdb); --reuse measures an already seeded one.
 
 Times: ours is the median of 5 runs in a warm process (SQL statements compiled, no result cached); the
 comparison table is the median of 3 runs each. Memory: "py peak" is the tracemalloc peak of one extra run (Python
