@@ -81,8 +81,6 @@ def split_period(date_from: date, date_to: date) -> PeriodSplit:
 
 
 def _in_ranges(column, ranges: list[tuple[datetime, datetime]]):
-    from sqlalchemy import or_
-
     return or_(*(and_(column >= a, column < b) for a, b in ranges))
 
 
