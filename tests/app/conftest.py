@@ -44,8 +44,8 @@ class World:
         return at
 
 
-@pytest.fixture
-def world(tmp_path, monkeypatch) -> World:
+def app_database(tmp_path, monkeypatch):
+    """A migrated SQLite file the app under AppTest uses (demo mode, data under tmp_path), caches cleared."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
@@ -55,6 +55,12 @@ def world(tmp_path, monkeypatch) -> World:
     st.cache_data.clear()
     engine = make_engine(url)
     upgrade_to_head(engine)
+    return engine
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch) -> World:
+    engine = app_database(tmp_path, monkeypatch)
     partner_id = make_partner(engine, "Autoglas Eins", PartnerKind.GLASS)
     other_partner_id = make_partner(engine, "Autoglas Zwei", PartnerKind.GLASS)
     broker_id = make_broker(engine, "Büro Eins")

@@ -21,11 +21,10 @@ from core.settings import ROOT, Settings
 from core.timeutil import now, to_berlin
 from core.ui.auth import SESSION_KEY
 from core.ui.navigation import ACTOR_KEY
-from db.engine import make_engine, read_only, unit_of_work
-from db.migrate import upgrade_to_head
+from db.engine import read_only, unit_of_work
 from db.seed import seed_demo
 from reports.kpi_tables import fmt
-from tests.app.conftest import TIMEOUT, texts
+from tests.app.conftest import TIMEOUT, app_database, texts
 from tests.factories import make_case, make_user
 
 PAGE = "pages/manager_kpis.py"
@@ -59,15 +58,7 @@ class Seeded:
 
 @pytest.fixture
 def seeded(tmp_path, monkeypatch) -> Seeded:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("APP_MODE", "demo")
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine = make_engine(url)
-    upgrade_to_head(engine)
+    engine = app_database(tmp_path, monkeypatch)
     seed_demo(engine, cases=300, seed=5)
     users = {Role.MANAGER: make_user(engine, "t_manager", Role.MANAGER),
              Role.ADMIN: make_user(engine, "t_admin", Role.ADMIN)}
