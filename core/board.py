@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Select,
     and_,
@@ -23,10 +24,11 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    union,
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import UnaryExpression
 
 from core.audit import log_access
 from core.dashboard import CaseRow
@@ -42,13 +44,15 @@ from core.money import format_eur
 from core.permissions import GRANTS, Action, Actor, require
 from core.timeutil import berlin_midnight_utc, format_dt, now
 from core.validation import plate as parse_plate
-from db.models import Case, Insurer, Partner, Person, User
+from db.models import Case, CaseCount, Insurer, Partner, Person, User
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 EXPORT_LIMIT = 100_000
 EXPORT_BATCH = 1_000
 MAX_SEARCH_LENGTH = 100
+#: Search hits up to this many are fetched by primary key; more are matched while walking the page order.
+TEXT_FEW = 1_000
 
 DeadlineFilter = Literal["flagged", "overdue"]
 #: A deadline filter keeps the cases still waiting for a claim letter that are at least this old.
@@ -211,11 +215,34 @@ def status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> di
 
 
 def _counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int]:
+    stored = _stored_counts(session, filters)
+    if stored is not None:
+        return stored
     where = _conditions(session, filters, now())
     if filters.deadline is not None:
         where.append(Case.status.in_(WAITING_STATUSES))
-    counts = dict(session.execute(select(Case.status, func.count()).where(*where).group_by(Case.status)).all())
+    search = _search(session, filters, walk=False)
+    if search.where:  # counting every hit: from the search's sets, never by walking a filter's index
+        where = search.pin(where)
+    stmt = select(Case.status, func.count()).where(*where, *search.where).group_by(Case.status)
+    counts = dict(session.execute(stmt).all())
     return {status: counts.get(status, 0) for status in CaseStatus}
+
+
+def _stored_counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int] | None:
+    """The counts from core.kpi_store's case_counts (a few rows) when the filters are at most one of damage
+    type, insurer, partner and clerk (the status filter does not narrow the counts); None otherwise."""
+    dims = {"damage_type": filters.damage_type, "insurer_id": filters.insurer_id, "partner_id": filters.partner_id,
+            "clerk_id": filters.clerk_id}
+    given = {d: str(v) for d, v in dims.items() if v is not None}
+    others = (filters.deadline, filters.text, filters.received_from, filters.received_to, filters.region,
+              filters.partner_kind)
+    if len(given) > 1 or any(o for o in others):
+        return None
+    dim, value = next(iter(given.items()), ("", ""))
+    rows = session.execute(select(CaseCount.status, CaseCount.n).where(CaseCount.dim == dim, CaseCount.value == value))
+    counts = dict(rows.all())
+    return {status: counts.get(str(status), 0) for status in CaseStatus}
 
 
 def board_choices(session: Session, *, actor: Actor) -> BoardChoices:
@@ -262,7 +289,7 @@ def _page_keys(
 
     Only these two columns, so an index on (filter column, received_at) answers it in order and stops after
     `limit` entries. Several statuses are one such query per status, merged (an IN list would make the
-    database sort every match).
+    database sort every match). A search with few hits reads just those by primary key and sorts them.
     """
     statuses = _status_set(filters)
     if statuses == ():
@@ -271,19 +298,21 @@ def _page_keys(
     if after is not None:
         # a row value: SQLite and PostgreSQL both read it as a range on the received_at index
         where.append(tuple_(Case.received_at, Case.id) < tuple_(after.received_at, after.id))
+    search = _search(session, filters, walk=True)
 
     def keys(*extra: ColumnElement[bool]) -> Select:
+        conditions = search.pin([*where, *extra]) if search.few else [*where, *extra]
         return (
             select(Case.received_at, Case.id)
-            .where(*where, *extra)
+            .where(*conditions, *search.where)
             .order_by(Case.received_at.desc(), Case.id.desc())
             .limit(limit)
         )
 
     if statuses is None:
         stmt = keys()
-    elif len(statuses) == 1:
-        stmt = keys(Case.status == statuses[0])
+    elif len(statuses) == 1 or search.few:
+        stmt = keys(Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0])
     else:
         arms = [keys(Case.status == status).subquery() for status in statuses]
         merged = union_all(*(select(arm.c.received_at, arm.c.id) for arm in arms)).subquery()
@@ -325,7 +354,7 @@ def _status_set(filters: BoardFilter) -> tuple[CaseStatus, ...] | None:
 
 
 def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[ColumnElement[bool]]:
-    """Every filter except the status."""
+    """Every filter except the status and the search text."""
     where: list[ColumnElement[bool]] = []
     if filters.damage_type is not None:
         where.append(Case.damage_type == filters.damage_type)
@@ -345,29 +374,62 @@ def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[Co
         where.append(Case.partner_kind == filters.partner_kind)
     if filters.region is not None:
         where.append(_starts_with(Case.postal_code, filters.region, session.get_bind().dialect.name))
-    if filters.text:
-        where.append(_text_match(filters.text, session.get_bind().dialect.name))
     return where
 
 
-def _text_match(text: str, dialect: str) -> ColumnElement[bool]:
-    """Case number, plate or client last name starts with `text`.
+@dataclass(frozen=True)
+class _Search:
+    """The search text's condition (none without a text) and whether it has few hits (a page then `pin`s)."""
 
-    A UNION of three id sets, each read from its own index, so the database fetches the (few) hits by
-    primary key instead of walking the page-order index and testing every case.
+    where: tuple[ColumnElement[bool], ...] = ()
+    few: bool = False
+    dialect: str = ""
+
+    def pin(self, where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+        """The other conditions with SQLite's unary `+` on every cases column, so that it reads the hits by
+        primary key: without statistics it would rather walk a filter's index (a partner's 250,000 orders)."""
+        if self.dialect != "sqlite":
+            return where
+        return [visitors.replacement_traverse(w, {}, _unindexed) for w in where]
+
+
+def _unindexed(element):
+    """A cases column as `+column` (SQLite uses no index for it); None (unchanged) for anything else."""
+    if isinstance(element, Column) and element.table is Case.__table__:
+        return UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)
+    return None
+
+
+def _search(session: Session, filters: BoardFilter, *, walk: bool) -> _Search:
+    """Case number, plate or client last name starts with the search text.
+
+    Three id sets, each read from its own index. Up to TEXT_FEW hits (a case number, a plate, a rare name)
+    are fetched first and then read by primary key. A broader prefix ("müll" is ~1 % of all cases) is matched
+    while a page (`walk`) is read in page order, as without a search: the case's id against the number and
+    plate hits, its client against the persons with that name. Looking up and sorting every hit, or even
+    collecting the cases of all those persons, costs more than walking until the page is full. Not so for a
+    short case-number prefix: numbers follow the intake, so its hits lie together, possibly far back.
     """
-    names = select(Person.id).where(
-        or_(*(_starts_with(func.lower(Person.last_name), p, dialect) for p in name_prefixes(text)))
-    )
-    hits = union(
-        # ix_cases_number_upper
-        select(Case.id).where(_starts_with(func.upper(Case.number), text.upper(), dialect)).correlate(None),
-        # ix_cases_plate_incident
-        select(Case.id).where(_starts_with(Case.plate, plate_prefix(text), dialect)).correlate(None),
-        # ix_persons_last_name_lower, then ix_cases_client_id
-        select(Case.id).where(Case.client_id.in_(names.correlate(None))).correlate(None),
-    )
-    return Case.id.in_(hits)
+    if not filters.text:
+        return _Search()
+    dialect = session.get_bind().dialect.name
+    text = filters.text
+    names = or_(*(_starts_with(func.lower(Person.last_name), p, dialect) for p in name_prefixes(text)))
+    # ix_cases_number_upper
+    numbers = select(Case.id).where(_starts_with(func.upper(Case.number), text.upper(), dialect)).correlate(None)
+    # ix_cases_plate_incident
+    plates = select(Case.id).where(_starts_with(Case.plate, plate_prefix(text), dialect)).correlate(None)
+    # ix_persons_last_name_lower, then ix_cases_client_id (a join: stops after the first TEXT_FEW + 1)
+    clients = select(Case.id).join(Person, Case.client_id == Person.id).where(names).correlate(None)
+    first = session.scalars(union_all(numbers, plates, clients).limit(TEXT_FEW + 1)).all()
+    if len(first) <= TEXT_FEW:
+        return _Search((Case.id.in_(sorted(set(first))),), few=True, dialect=dialect)
+    ids, client_ids = Case.__table__.c.id, Case.__table__.c.client_id
+    walk = walk and len(session.scalars(numbers.limit(TEXT_FEW + 1)).all()) <= TEXT_FEW
+    if walk and dialect == "sqlite":  # the sets, not an index, decide: the walk is on the page-order index
+        ids, client_ids = _unindexed(ids), _unindexed(client_ids)
+    persons = select(Person.id).where(names).correlate(None)
+    return _Search((or_(ids.in_(union_all(numbers, plates)), client_ids.in_(persons)),), dialect=dialect)
 
 
 def _starts_with(expr: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:

@@ -217,6 +217,86 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt documents and stored secrets from ENCRYPTION_KEY_PREVIOUS to ENCRYPTION_KEY (resumable)."""
+    from core.key_rotation import report_lines, rotate_encryption_key
+
+    def progress(done: int, total: int) -> None:
+        if args.progress and (done == total or done % 100 == 0):
+            print(t("keyrot.progress", done=done, total=total), file=sys.stderr, flush=True)
+
+    engine = _engine(settings)
+    try:
+        report = rotate_encryption_key(engine, settings=settings, dry_run=args.dry_run, on_file=progress)
+    finally:
+        engine.dispose()
+    print("\n".join(report_lines(report)))
+    return 0 if report.done or not args.dry_run else 3
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute the event chains (§10): per broken case the first broken event; exit code 1 if any is broken,
+    2 for an unknown case number."""
+    from core.chain_check import report_lines, verify_chains
+    from core.errors import NotFound
+
+    engine = _engine(settings)
+    try:
+        report = verify_chains(engine, actor=SYSTEM, case_number=args.case)
+    except NotFound as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print("\n".join(report_lines(report)))
+    return 0 if report.ok else 1
+
+
+def cmd_export_subject(args: argparse.Namespace, settings: Settings) -> int:
+    """Write everything held on a person (by e-mail address) as JSON or PDF (Art. 15 DSGVO); access-logged."""
+    from pathlib import Path
+
+    from core.subject_rights import export_pdf, subject_export
+
+    target = Path(args.output)
+    fmt = args.format or target.suffix.lower().lstrip(".")
+    if fmt not in ("json", "pdf"):
+        raise SchadenportalError(t("subject.cli_format", path=target))
+    engine = _engine(settings)
+    try:
+        with unit_of_work(engine) as session:  # the export is logged only if the file was written
+            export = subject_export(session, actor=SYSTEM, email=args.email,
+                                    reason=args.reason or t("subject.cli_default_reason"))
+            data = export.to_json() if fmt == "json" else export_pdf(export)
+            part = target.with_name(target.name + ".part")
+            try:
+                part.write_bytes(data)
+                part.replace(target)
+            except OSError as exc:
+                part.unlink(missing_ok=True)
+                raise SchadenportalError(t("subject.cli_write_failed", path=target, reason=exc.strerror)) from exc
+    finally:
+        engine.dispose()
+    print(t("subject.cli_written", path=target, persons=export.persons, cases=export.cases))
+    return 0
+
+
+def cmd_erase_subject(args: argparse.Namespace, settings: Settings) -> int:
+    """Erase a person's personal data on request (Art. 17 DSGVO): ended cases as the purge would, open cases and
+    cases under legal hold are skipped with the reason; --dry-run only shows what would go. Access-logged."""
+    from core.subject_rights import erase_subject
+
+    engine = _engine(settings)
+    try:
+        with unit_of_work(engine) as session:
+            result = erase_subject(session, actor=SYSTEM, settings=settings, email=args.email, reason=args.reason,
+                                   dry_run=args.dry_run)
+    finally:
+        engine.dispose()
+    print("\n".join(result.lines()))
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -285,6 +365,32 @@ def build_parser() -> argparse.ArgumentParser:
                        "löschen (DSGVO)")
     p.add_argument("--dry-run", action="store_true", help="nur anzeigen, was gelöscht würde (max. 50 Fallnummern)")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("verify", help="Ereignisketten aller Fälle nachrechnen (Manipulationsprüfung); "
+                       "Exit-Code 1, wenn eine Kette beschädigt ist")
+    p.add_argument("--case", metavar="CASE_NUMBER", help="nur diesen Fall prüfen")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("rotate-key", help="Dokumente und gespeicherte Geheimnisse von ENCRYPTION_KEY_PREVIOUS auf "
+                       "ENCRYPTION_KEY umschlüsseln (fortsetzbar)")
+    p.add_argument("--dry-run", action="store_true", help="nur prüfen und zählen, was noch umzuschlüsseln ist "
+                   "(Exit-Code 3, solange etwas übrig ist)")
+    p.add_argument("--progress", action="store_true", help="Fortschritt alle 100 Dateien ausgeben")
+    p.set_defaults(func=cmd_rotate_key)
+    p = sub.add_parser("export-subject", help="Auskunft (Art. 15 DSGVO): alle Daten zu einer Person als JSON oder PDF")
+    p.add_argument("--email", required=True, metavar="ADDRESS", help="E-Mail-Adresse der Person (Groß-/Kleinschreibung "
+                   "egal)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="Zieldatei (.json oder .pdf)")
+    p.add_argument("--format", choices=("json", "pdf"), help="Format (Standard: nach der Dateiendung)")
+    p.add_argument("--reason", help="Grund für das Zugriffsprotokoll (Standard: Auskunftsersuchen)")
+    p.set_defaults(func=cmd_export_subject)
+
+    p = sub.add_parser("erase-subject", help="Löschung auf Antrag (Art. 17 DSGVO): personenbezogene Daten einer Person "
+                       "löschen (offene Fälle und Fälle unter Aufbewahrungssperre ausgenommen)")
+    p.add_argument("--email", required=True, metavar="ADDRESS", help="E-Mail-Adresse der Person")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="Grund (wird protokolliert)")
+    p.add_argument("--dry-run", action="store_true", help="nur anzeigen, was gelöscht würde")
+    p.set_defaults(func=cmd_erase_subject)
     return parser
 
 

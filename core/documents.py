@@ -28,6 +28,7 @@ from core.enums import DocumentKind
 from core.errors import NotFound, SchadenportalError
 from core.events import append_event
 from core.i18n import t
+from core.ocr import ExtractionStatus
 from core.permissions import Action, Actor, can, require
 from core.settings import Settings
 from core.tasks import close_tasks_of_kind
@@ -48,8 +49,8 @@ from db.models import Case, CaseEvent, Document, DocumentVersion, User
 __all__ = [
     "ALLOWED_EXTENSIONS", "MAX_NAME_CHARS", "MAX_PIXELS", "MAX_TEXT_CHARS", "PREVIEW_MAX_PX", "Detected",
     "DocumentUnavailable", "DocumentVersionView", "DocumentView", "DownloadedFile", "detect_upload", "display_name",
-    "documents_dir", "download_document", "list_documents", "preview_png", "sniff_mime", "sweep_orphan_files",
-    "upload_document",
+    "documents_dir", "download_document", "list_documents", "preview_png", "sniff_mime", "stored_file",
+    "sweep_orphan_files", "upload_document",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class DocumentVersionView:
     size: int
     uploaded_at: datetime
     uploaded_by: str
+    extraction: ExtractionStatus = ExtractionStatus.TEXT_LAYER  # where the searchable text comes from
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def upload_document(
         document_id=document.id, version=(last or 0) + 1,
         stored_name=_store_encrypted(session, settings=settings, data=data), original_name=detected.original_name,
         mime=detected.mime, size=detected.size, sha256=hashlib.sha256(data).hexdigest(), text=detected.text,
-        uploaded_by_id=actor.user_id, uploaded_at=now(),
+        extraction_status=detected.extraction, uploaded_by_id=actor.user_id, uploaded_at=now(),
     )
     session.add(version)
     append_event(
@@ -294,6 +296,14 @@ def download_document(session: Session, *, actor: Actor, settings: Settings, ver
     return DownloadedFile(filename=display_name(version.original_name, version.mime), mime=version.mime, data=data)
 
 
+def stored_file(settings: Settings, *, stored_name: str, sha256: str) -> bytes:
+    """The decrypted bytes of a stored version, checked against its checksum (for the worker's OCR step)."""
+    data = _read_decrypted(settings, stored_name)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise DocumentUnavailable(t("doc.corrupt"))
+    return data
+
+
 def _downloadable_kinds(actor: Actor, case: Case) -> frozenset[DocumentKind]:
     if can(actor, Action.DOWNLOAD_DOCUMENT, case):
         return frozenset(DocumentKind)
@@ -329,4 +339,5 @@ def _version_view(version: DocumentVersion, document: Document, case_number: str
         version=version.version, original_name=version.original_name,
         name=display_name(version.original_name, version.mime), mime=version.mime, size=version.size,
         uploaded_at=version.uploaded_at, uploaded_by=uploader,
+        extraction=version.extraction_status or ExtractionStatus.TEXT_LAYER,
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
 
-from sqlalchemy import Table, case, delete, event, func, literal, select
+from sqlalchemy import String, Table, case, cast, delete, event, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
@@ -29,6 +29,7 @@ from db.models import (
     Assignment,
     Case,
     CaseCallback,
+    CaseCount,
     InsurerQuery,
     KpiBucket,
     KpiCaseFacts,
@@ -40,6 +41,7 @@ from db.models import (
 from db.models.kpi import CELL_COUNTERS
 
 CELL_KEY = ("week", "damage_type", "insurer_id", "partner_kind", "region", "clerk_id")
+BUCKET_KEY = ("metric", "dim", "value", "week", "bucket")
 STAGES = tuple(s.value for s in CaseStatus)
 LETTER_DUE = timedelta(hours=48)
 _CHUNK = 500
@@ -64,6 +66,8 @@ def hours_between(start: datetime, end: datetime) -> float:
 
 #: Buckets per hour of kpi_buckets: a quantile reads one bucket's values, so finer buckets read fewer rows.
 BUCKETS_PER_HOUR = 4
+#: The filter dimensions kpi_buckets is also kept per value of (a filter on one of them reads no facts rows).
+BUCKET_DIMS = CELL_KEY[1:]
 
 
 def bucket_of(hours: float) -> int:
@@ -87,6 +91,7 @@ class CaseInput:
     paid_at: datetime | None
     amount_paid_cents: int | None
     amount_claimed_cents: int | None
+    partner_id: int | None
     nps_score: int | None = None
     callbacks: Counter = field(default_factory=Counter)  # status at call -> count
     queries: list[tuple[datetime, datetime]] = field(default_factory=list)  # answered: (received, answered), by id
@@ -105,6 +110,7 @@ def case_facts(c: CaseInput) -> dict:
         "within_48h": letter is not None and letter - c.received_at <= LETTER_DUE, "paid": c.paid_at is not None,
         "paid_cents": paid, "claimed_cents": claimed, "closed": c.status == CaseStatus.CLOSED,
         "nps_score": c.nps_score, **{f"cb_{s}": c.callbacks.get(s, 0) for s in STAGES},
+        "queries_answered": len(c.queries), "status": str(c.status), "partner_id": c.partner_id or 0,
     }
 
 
@@ -119,7 +125,7 @@ def query_facts(c: CaseInput, facts: dict | None = None) -> list[dict]:
     return rows
 
 
-def cell_contribution(f: dict, answered_queries: int) -> tuple[tuple, dict[str, int]] | None:
+def cell_contribution(f: dict) -> tuple[tuple, dict[str, int]] | None:
     """(cell key, counters) a facts row adds to kpi_cells; None for a cancelled case."""
     if f["cancelled"]:
         return None
@@ -132,21 +138,40 @@ def cell_contribution(f: dict, answered_queries: int) -> tuple[tuple, dict[str, 
         "success": int(f["closed"] and f["paid_cents"] > 0), "nps_n": int(score is not None),
         "nps_promoters": int(score is not None and score >= 9), "nps_detractors": int(score is not None and score <= 6),
         "callbacks": sum(f[f"cb_{s}"] for s in STAGES), **{f"cb_{s}": f[f"cb_{s}"] for s in STAGES},
-        "queries_answered": answered_queries,
+        "queries_answered": f["queries_answered"],
     }
     return tuple(f[k] for k in CELL_KEY), counts
 
 
+def bucket_keys(f: dict) -> list[tuple[str, str]]:
+    """The (dim, value) rows of kpi_buckets a facts (or query facts) row counts in: all cases, and its value of
+    each filter dimension."""
+    return [("", ""), *((d, str(f[d])) for d in BUCKET_DIMS)]
+
+
 def bucket_contribution(f: dict, queries: list[dict]) -> Counter:
-    """(metric, week, bucket) -> count a case adds to kpi_buckets."""
+    """(metric, dim, value, week, bucket) -> count a case adds to kpi_buckets."""
     out: Counter = Counter()
     if f["cancelled"]:
         return out
+    keys = bucket_keys(f)
     if f["t_bucket"] is not None:
-        out[("t", f["week"], f["t_bucket"])] += 1
+        for dim, value in keys:
+            out[("t", dim, value, f["week"], f["t_bucket"])] += 1
     for q in queries:
-        out[("q", q["week"], q["bucket"])] += 1
+        for dim, value in keys:
+            out[("q", dim, value, q["week"], q["bucket"])] += 1
     return out
+
+
+#: The board filters case_counts is also kept per value of.
+COUNT_DIMS = ("damage_type", "insurer_id", "partner_id", "clerk_id")
+COUNT_KEY = ("dim", "value", "status")
+
+
+def count_contribution(f: dict) -> list[tuple[str, str, str]]:
+    """The case_counts rows (dim, value, status) a case counts in: all cases, and its value of each dimension."""
+    return [("", "", f["status"]), *((d, str(f[d]), f["status"]) for d in COUNT_DIMS)]
 
 
 # --- reading cases --------------------------------------------------------------------------------------------
@@ -162,7 +187,7 @@ def load_inputs(session: Session, case_ids: list[int]) -> list[CaseInput]:
     """The KPI inputs of these cases, read with one query per table."""
     cols = (Case.id, Case.received_at, Case.status, Case.damage_type, Case.insurer_id, Case.partner_kind,
             Case.postal_code, Case.clerk_id, Case.claim_letter_sent_at, Case.paid_at, Case.amount_paid_cents,
-            Case.amount_claimed_cents)
+            Case.amount_claimed_cents, Case.partner_id)
     inputs = {r[0]: CaseInput(*r) for r in session.execute(select(*cols).where(Case.id.in_(case_ids)))}
     for case_id, score in session.execute(
             select(SurveyAnswer.case_id, SurveyAnswer.score).where(SurveyAnswer.case_id.in_(case_ids))):
@@ -200,6 +225,7 @@ def refresh_cases(session: Session, case_ids: set[int] | list[int]) -> None:
     """Compute the facts of these cases again and add the difference to the summary tables."""
     cell_delta: dict[tuple, Counter] = {}
     bucket_delta: Counter = Counter()
+    count_delta: Counter = Counter()
     for chunk in _chunks(sorted(case_ids)):
         facts_t, queries_t = KpiCaseFacts.__table__, KpiQueryFacts.__table__
         old = {r["case_id"]: dict(r) for r in session.execute(
@@ -215,8 +241,10 @@ def refresh_cases(session: Session, case_ids: set[int] | list[int]) -> None:
             new_rows.append(facts)
             new_queries += queries
             _add_contribution(cell_delta, bucket_delta, facts, queries, sign=1)
+            count_delta.update(count_contribution(facts))
         for case_id, facts in old.items():
             _add_contribution(cell_delta, bucket_delta, facts, old_queries.get(case_id, []), sign=-1)
+            count_delta.subtract(count_contribution(facts))
         session.execute(delete(KpiQueryFacts).where(KpiQueryFacts.case_id.in_(chunk)))
         _upsert(session, KpiCaseFacts.__table__, ("case_id",), new_rows, add=False)
         if new_queries:
@@ -224,12 +252,14 @@ def refresh_cases(session: Session, case_ids: set[int] | list[int]) -> None:
     cells = [dict(zip(CELL_KEY, key)) | {c: d.get(c, 0) for c in CELL_COUNTERS}
              for key, d in sorted(cell_delta.items()) if any(d.values())]
     _upsert(session, KpiCell.__table__, CELL_KEY, cells, add=True)
-    buckets = [{"metric": m, "week": w, "bucket": b, "n": n} for (m, w, b), n in sorted(bucket_delta.items()) if n]
-    _upsert(session, KpiBucket.__table__, ("metric", "week", "bucket"), buckets, add=True)
+    buckets = [dict(zip(BUCKET_KEY, key), n=n) for key, n in sorted(bucket_delta.items()) if n]
+    _upsert(session, KpiBucket.__table__, BUCKET_KEY, buckets, add=True)
+    counts = [dict(zip(COUNT_KEY, key), n=n) for key, n in sorted(count_delta.items()) if n]
+    _upsert(session, CaseCount.__table__, COUNT_KEY, counts, add=True)
 
 
 def _add_contribution(cells: dict, buckets: Counter, facts: dict, queries: list[dict], *, sign: int) -> None:
-    part = cell_contribution(facts, len(queries))
+    part = cell_contribution(facts)
     if part is not None:
         key, counts = part
         target = cells.setdefault(key, Counter())
@@ -247,7 +277,7 @@ def add_orders(session: Session, delta: Counter) -> None:
 
 def rebuild(session: Session) -> None:
     """Recompute the whole store from the cases and assignments (after bulk inserts, and to verify)."""
-    for model in (KpiQueryFacts, KpiCaseFacts, KpiCell, KpiBucket, KpiOrders):
+    for model in (KpiQueryFacts, KpiCaseFacts, KpiCell, KpiBucket, CaseCount, KpiOrders):
         session.execute(delete(model))
     ids = session.scalars(select(Case.id).order_by(Case.id)).all()
     for chunk in _chunks(ids, 5000):
@@ -260,9 +290,8 @@ def rebuild(session: Session) -> None:
     summarise(session)
 
 
-def fact_sums(answered=None) -> dict:
-    """The kpi_cells counters as SQL sums over kpi_case_facts rows (non-cancelled rows are the caller's WHERE);
-    `answered` is the per-row expression of the case's answered queries, if wanted."""
+def fact_sums() -> dict:
+    """The kpi_cells counters as SQL sums over kpi_case_facts rows (non-cancelled rows are the caller's WHERE)."""
     f = KpiCaseFacts
     cb = [getattr(f, f"cb_{s}") for s in STAGES]
     sums = {
@@ -274,31 +303,44 @@ def fact_sums(answered=None) -> dict:
         "nps_promoters": flag(f.nps_score >= 9), "nps_detractors": flag(f.nps_score <= 6),
         "callbacks": func.sum(sum(cb[1:], cb[0])), **{f"cb_{s}": func.sum(c) for s, c in zip(STAGES, cb)},
     }
-    if answered is not None:
-        sums["queries_answered"] = func.sum(answered)
+    sums["queries_answered"] = func.sum(f.queries_answered)
     return sums
 
 
 def summarise(session: Session) -> None:
     """Fill kpi_cells, kpi_buckets and kpi_orders from the facts rows and assignments (set-based)."""
-    f, q = KpiCaseFacts, KpiQueryFacts
-    answered = (select(q.case_id, func.count().label("n")).group_by(q.case_id)).subquery()
-    columns = fact_sums(func.coalesce(answered.c.n, 0))
+    f = KpiCaseFacts
+    columns = fact_sums()
     keys = [getattr(f, k) for k in CELL_KEY]
-    cells = (select(*keys, *(v.label(k) for k, v in columns.items()))
-             .select_from(f).outerjoin(answered, answered.c.case_id == f.case_id)
-             .where(f.cancelled.is_(False)).group_by(*keys))
+    cells = select(*keys, *(v.label(k) for k, v in columns.items())).where(f.cancelled.is_(False)).group_by(*keys)
     session.execute(KpiCell.__table__.insert().from_select([*CELL_KEY, *columns], cells))
-    t = (select(literal("t"), f.week, f.t_bucket, func.count())
-         .where(f.cancelled.is_(False), f.t_bucket.is_not(None)).group_by(f.week, f.t_bucket))
-    qb = (select(literal("q"), q.week, q.bucket, func.count())
-          .where(q.cancelled.is_(False)).group_by(q.week, q.bucket))
-    for part in (t, qb):
-        session.execute(KpiBucket.__table__.insert().from_select(["metric", "week", "bucket", "n"], part))
+    summarise_buckets(session)
+    summarise_counts(session)
     a = Assignment
     orders = (select(a.iso_week, a.partner_id, func.count()).where(a.declined_at.is_(None))
               .group_by(a.iso_week, a.partner_id))
     session.execute(KpiOrders.__table__.insert().from_select(["iso_week", "partner_id", "n"], orders))
+
+
+def summarise_buckets(session: Session) -> None:
+    """Fill kpi_buckets from the facts rows: all cases, then per value of each dimension (set-based)."""
+    f, q = KpiCaseFacts, KpiQueryFacts
+    for metric, model, bucket in (("t", f, f.t_bucket), ("q", q, q.bucket)):
+        for dim in ("", *BUCKET_DIMS):
+            value = [cast(getattr(model, dim), String)] if dim else []
+            part = (select(literal(metric), literal(dim), *(value or [literal("")]), model.week, bucket, func.count())
+                    .where(model.cancelled.is_(False), bucket.is_not(None)).group_by(*value, model.week, bucket))
+            session.execute(KpiBucket.__table__.insert().from_select([*BUCKET_KEY, "n"], part))
+
+
+def summarise_counts(session: Session) -> None:
+    """Fill case_counts from the facts rows: all cases, then per value of each dimension (set-based)."""
+    f = KpiCaseFacts
+    for dim in ("", *COUNT_DIMS):
+        value = [cast(getattr(f, dim), String)] if dim else []
+        part = (select(literal(dim), *(value or [literal("")]), f.status, func.count())
+                .group_by(*value, f.status))
+        session.execute(CaseCount.__table__.insert().from_select([*COUNT_KEY, "n"], part))
 
 
 def _if(cond, value):
@@ -372,7 +414,7 @@ event.listen(Session, "after_rollback", _forget)
 def snapshot(session: Session) -> dict[str, set[tuple]]:
     """Every non-zero row of the store, per table (for comparing with a rebuild)."""
     out = {}
-    for model in (KpiCaseFacts, KpiQueryFacts, KpiCell, KpiBucket, KpiOrders):
+    for model in (KpiCaseFacts, KpiQueryFacts, KpiCell, KpiBucket, CaseCount, KpiOrders):
         table = model.__table__
         counters = [c for c in table.columns if c.name in (*CELL_COUNTERS, "n")]
         rows = session.execute(select(table)).all()

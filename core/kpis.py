@@ -87,12 +87,6 @@ def _in_ranges(column, ranges: list[tuple[datetime, datetime]]):
 # --- sums ------------------------------------------------------------------------------------------------------
 
 
-def _answered():
-    """The number of answered queries of the case facts row at hand (a lookup in the query facts' key)."""
-    q = KpiQueryFacts
-    return select(func.count()).where(q.case_id == KpiCaseFacts.case_id).scalar_subquery()
-
-
 def scope_sums(session: Session, flt: KpiFilter, split: PeriodSplit, *, by: tuple[str, ...] = ()) -> dict:
     """Counter sums of the scope per group of the `by` columns: {(value, ...): {counter: n}}; by=() gives the
     single group ()."""
@@ -111,7 +105,7 @@ def scope_sums(session: Session, flt: KpiFilter, split: PeriodSplit, *, by: tupl
         add(session.execute(stmt.group_by(*(getattr(c, b) for b in by)) if by else stmt).mappings())
     if split.edges:
         f = KpiCaseFacts
-        stmt = (select(*(getattr(f, b) for b in by), *(v.label(k) for k, v in fact_sums(_answered()).items()))
+        stmt = (select(*(getattr(f, b) for b in by), *(v.label(k) for k, v in fact_sums().items()))
                 .select_from(f).where(f.cancelled.is_(False), _in_ranges(f.received_at, split.edges), *dims_where(f, flt)))
         add(session.execute(stmt.group_by(*(getattr(f, b) for b in by)) if by else stmt).mappings())
     return out
@@ -139,12 +133,25 @@ def _pending_letters(session: Session, flt: KpiFilter, at: datetime) -> int:
 
 
 class Ranked:
-    """The values of one metric in scope, readable by rank without loading them all."""
+    """The values of one metric in scope, readable by rank without loading them all: the buckets' value counts
+    (all of them, or only the spans of the buckets the quantiles need) and a reader of one bucket's values."""
 
     def __init__(self, buckets: dict[int, int], fetch: Callable[[int], list[float]]) -> None:
-        self.keys = sorted(b for b, n in buckets.items() if n)
-        self.cum = list(accumulate(buckets[b] for b in self.keys))
-        self.fetch = fetch
+        keys = sorted(b for b, n in buckets.items() if n)
+        ends = list(accumulate(buckets[b] for b in keys))
+        self._set(len_=ends[-1] if ends else 0, keys=keys, starts=[0, *ends[:-1]], ends=ends, fetch=fetch)
+
+    @classmethod
+    def sparse(cls, total: int, spans: list[tuple[int, int, int]], fetch: Callable[[int], list[float]]) -> Ranked:
+        """`total` values of which only some buckets are known: (bucket, values before it, values in it)."""
+        self = cls.__new__(cls)
+        spans = sorted(spans)
+        self._set(len_=total, keys=[b for b, _, _ in spans], starts=[s for _, s, _ in spans],
+                  ends=[s + n for _, s, n in spans], fetch=fetch)
+        return self
+
+    def _set(self, *, len_: int, keys: list[int], starts: list[int], ends: list[int], fetch) -> None:
+        self.len, self.keys, self.starts, self.ends, self.fetch = len_, keys, starts, ends, fetch
         self.cache: dict[int, list[float]] = {}
 
     @classmethod
@@ -155,25 +162,31 @@ class Ranked:
         return cls({b: len(vs) for b, vs in by_bucket.items()}, lambda b: by_bucket[b])
 
     def counts(self) -> dict[int, int]:
-        """How many values fall into each bucket (core.kpi_store.bucket_of)."""
-        return {b: c - p for b, c, p in zip(self.keys, self.cum, [0, *self.cum])}
+        """How many values fall into each known bucket (core.kpi_store.bucket_of)."""
+        return {b: e - s for b, s, e in zip(self.keys, self.starts, self.ends)}
 
     def __len__(self) -> int:
-        return self.cum[-1] if self.cum else 0
+        return self.len
+
+    def _index(self, rank: int) -> int:
+        i = bisect_right(self.ends, rank)
+        if i == len(self.keys) or self.starts[i] > rank:
+            raise LookupError(f"rank {rank} lies in no known bucket")
+        return i
 
     def bucket_at(self, rank: int) -> int:
-        return self.keys[bisect_right(self.cum, rank)]
+        return self.keys[self._index(rank)]
 
     def prime(self, bucket: int, values: list[float]) -> None:
         """Give the values of a bucket read elsewhere (one query for many weeks)."""
         self.cache[bucket] = sorted(values)
 
     def at(self, rank: int) -> float:
-        i = bisect_right(self.cum, rank)
+        i = self._index(rank)
         bucket = self.keys[i]
         if bucket not in self.cache:
             self.cache[bucket] = sorted(self.fetch(bucket))
-        return self.cache[bucket][rank - (self.cum[i - 1] if i else 0)]
+        return self.cache[bucket][rank - self.starts[i]]
 
 
 def quantile_ranks(n: int) -> set[int]:
@@ -242,62 +255,95 @@ def _metric(name: str) -> _Metric:
     return _Metric(name, q, q.hours, q.bucket)
 
 
+def _stored_key(flt: KpiFilter, split: PeriodSplit) -> tuple[str, str] | None:
+    """The kpi_buckets rows (dim, value) that count the whole weeks of the scope: ("", "") without a filter,
+    the dimension's own rows for a filter on one; None (read the facts rows) for two or more, or no whole week."""
+    dims = flt.dims()
+    if split.weeks is None or len(dims) > 1:
+        return None
+    return next(((d, str(v)) for d, v in dims.items()), ("", ""))
+
+
+def _stored(metric: str, key: tuple[str, str], split: PeriodSplit) -> list:
+    b = KpiBucket
+    return [b.metric == metric, b.dim == key[0], b.value == key[1], b.week >= split.weeks[0], b.week < split.weeks[1]]
+
+
 def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> Ranked:
     """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank."""
     m = _metric(metric)
-    if flt.dims() or split.weeks is None:  # bucket counts by the database, then one bucket's values
+    key = _stored_key(flt, split)
+    if key is None:  # bucket counts by the database from the facts rows, then one bucket's values
         where = m.scope(flt, split)
         counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
         return Ranked(counts, lambda bucket: list(session.scalars(m.select(m.value).where(m.bucket == bucket, *where))))
-    edge_values = list(session.scalars(m.select(m.value).where(m.edges(split)))) if split.edges else []
+    dims = dims_where(m.model, flt)
+    edge_values = list(session.scalars(m.select(m.value).where(m.edges(split), *dims))) if split.edges else []
     b = KpiBucket
     buckets: dict[int, int] = {k: int(n) for k, n in session.execute(
-        select(b.bucket, func.sum(b.n)).where(b.metric == metric, b.week >= split.weeks[0], b.week < split.weeks[1])
-        .group_by(b.bucket))}
+        select(b.bucket, func.sum(b.n)).where(*_stored(metric, key, split)).group_by(b.bucket))}
     edge_by_bucket: dict[int, list[float]] = {}
     for v in edge_values:
         edge_by_bucket.setdefault(bucket_of(v), []).append(v)
         buckets[bucket_of(v)] = buckets.get(bucket_of(v), 0) + 1
 
     def fetch(bucket: int) -> list[float]:
-        weeks = [m.bucket == bucket, m.week >= split.weeks[0], m.week < split.weeks[1]]
+        weeks = [m.bucket == bucket, m.week >= split.weeks[0], m.week < split.weeks[1], *dims]
         return [*session.scalars(m.select(m.value).where(*weeks)), *edge_by_bucket.get(bucket, [])]
 
     return Ranked(buckets, fetch)
 
 
+def _stored_spans(session: Session, metric: str, key: tuple[str, str], split: PeriodSplit):
+    """Per whole week: (week, values in scope, [(bucket, values before it, values in it)]) of only the buckets
+    that hold a rank median() or p90() reads (quantile_ranks), found by the database with running sums."""
+    b = KpiBucket
+    inner = select(
+        b.week, b.bucket, b.n, func.sum(b.n).over(partition_by=b.week, order_by=b.bucket).label("end"),
+        func.sum(b.n).over(partition_by=b.week).label("total"),
+    ).where(*_stored(metric, key, split), b.n != 0).subquery()
+    r = inner.c
+    j = 9 * (r.total - 1) // 10
+    ranks = (r.total // 2, r.total // 2 - 1, j, j + 1)
+    rows = session.execute(select(r.week, r.total, r.bucket, r.end - r.n, r.n)
+                           .where(or_(*(and_(r.end - r.n <= x, x < r.end) for x in ranks))))
+    out: dict[date, tuple[int, list]] = {}
+    for week, total, bucket, start, n in rows:
+        out.setdefault(week, (int(total), []))[1].append((bucket, int(start), int(n)))
+    return [(week, total, spans) for week, (total, spans) in out.items()]
+
+
 def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> dict[date, Ranked]:
     """The metric's values in scope per week (Monday) of receipt, readable by rank; the values the medians and
-    p90s need are read with one statement for all weeks."""
+    p90s need are read with one statement for all weeks. Whole weeks come from kpi_buckets where it holds the
+    scope (no filter, or one), the others (edge days, two or more filters) from the facts rows."""
     m = _metric(metric)
-    per_week: dict[date, dict[int, int]] = {}
-    from_facts: set[date] = set()  # weeks counted from the facts rows (filtered, or edge days)
-    filtered = bool(flt.dims()) or split.weeks is None
-    where = m.scope(flt, split) if filtered else ([m.edges(split)] if split.edges else [])
+    key = _stored_key(flt, split)
+    dims = dims_where(m.model, flt)
+    where = m.scope(flt, split) if key is None else ([m.edges(split), *dims] if split.edges else [])
+    out: dict[date, Ranked] = {}
+    needed: dict[tuple[bool, int], set[date]] = {}  # (read with `where`?, bucket) -> weeks
     if where:
+        per_week: dict[date, dict[int, int]] = {}
         for week, bucket, n in session.execute(
                 m.select(m.week, m.bucket, func.count()).where(*where).group_by(m.week, m.bucket)):
             per_week.setdefault(week, {})[bucket] = n
-        from_facts = set(per_week)
-    if not filtered:
-        b = KpiBucket
-        for week, bucket, n in session.execute(
-                select(b.week, b.bucket, b.n).where(b.metric == metric, b.week >= split.weeks[0],
-                                                    b.week < split.weeks[1], b.n != 0)):
-            per_week.setdefault(week, {})[bucket] = n
-    out = {}
-    needed: dict[tuple[bool, int], set[date]] = {}  # (read with `where`?, bucket) -> weeks
-    for week, buckets in per_week.items():
-        cond = where if week in from_facts else []
-        out[week] = Ranked(buckets, lambda bucket, w=week, c=cond: list(session.scalars(
-            m.select(m.value).where(m.week == w, m.bucket == bucket, *c))))
-        for rank in quantile_ranks(len(out[week])):
-            needed.setdefault((week in from_facts, out[week].bucket_at(rank)), set()).add(week)
+        for week, buckets in per_week.items():
+            out[week] = Ranked(buckets, lambda bucket, w=week: list(session.scalars(
+                m.select(m.value).where(m.week == w, m.bucket == bucket, *where))))
+            for rank in quantile_ranks(len(out[week])):
+                needed.setdefault((True, out[week].bucket_at(rank)), set()).add(week)
+    if key is not None:
+        for week, total, spans in _stored_spans(session, metric, key, split):
+            out[week] = Ranked.sparse(total, spans, lambda bucket, w=week: list(session.scalars(
+                m.select(m.value).where(m.week == w, m.bucket == bucket, *dims))))
+            for bucket, _, _ in spans:
+                needed.setdefault((False, bucket), set()).add(week)
     read: dict[tuple[date, int], list[float]] = {}
     for facts_only in (False, True):
         terms = [and_(m.bucket == b, m.week.in_(sorted(ws))) for (ff, b), ws in needed.items() if ff == facts_only]
         if terms:
-            stmt = m.select(m.value, m.week, m.bucket).where(or_(*terms), *(where if facts_only else []))
+            stmt = m.select(m.value, m.week, m.bucket).where(or_(*terms), *(where if facts_only else dims))
             for value, week, bucket in session.execute(stmt):
                 read.setdefault((week, bucket), []).append(value)
     for (_, bucket), weeks in needed.items():

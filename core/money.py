@@ -34,6 +34,9 @@ def parse_eur(text: str | Decimal | float, *, field: str | None = None, decimal_
         raise ValidationError("Der Betrag ist ungültig.", field=field)
     if value < 0:
         raise ValidationError("Der Betrag darf nicht negativ sein.", field=field)
-    if value != value.quantize(Decimal("0.01")):
-        raise ValidationError("Ein Betrag hat höchstens zwei Nachkommastellen.", field=field)
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:  # an exponent such as 1e999999 is finite but too large to quantize
+        if value != value.quantize(Decimal("0.01")):
+            raise ValidationError("Ein Betrag hat höchstens zwei Nachkommastellen.", field=field)
+        return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation as exc:
+        raise ValidationError("Der Betrag ist ungültig.", field=field) from exc

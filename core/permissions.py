@@ -51,6 +51,8 @@ class Action(StrEnum):
     VIEW_OWN_SETTLEMENTS = "view_own_settlements"
     MANAGE_SETTLEMENTS = "manage_settlements"  # create statements, mark them paid
     SET_LEGAL_HOLD = "set_legal_hold"  # exempt a case from the retention purge (§10)
+    SEARCH_DOCUMENTS = "search_documents"  # full-text search over the documents within the own scope (§9)
+    SHARE_DOCUMENT = "share_document"  # secure share links to a document version (§9)
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -60,7 +62,7 @@ _CASE_WORK = frozenset(
         Action.WORK_TASKS, Action.WRITE_NOTE, Action.WRITE_TECHNICAL_NOTE, Action.SEND_CLAIM_LETTER,
         Action.RECORD_PAYMENT, Action.OVERRIDE_ASSIGNMENT, Action.UPLOAD_DOCUMENT, Action.DOWNLOAD_DOCUMENT,
         Action.DOWNLOAD_REPORT, Action.EXPORT_DATA, Action.EXPORT_CHRONICLE, Action.SUBMIT_INVOICE,
-        Action.MANAGE_SETTLEMENTS,
+        Action.MANAGE_SETTLEMENTS, Action.SHARE_DOCUMENT, Action.SEARCH_DOCUMENTS,
     }
 )
 
@@ -72,16 +74,17 @@ GRANTS: dict[Role, frozenset[Action]] = {
     },
     Role.MANAGER: _BASE | {
         Action.VIEW_CASE, Action.LIST_CASES, Action.VIEW_KPIS, Action.EXPORT_DATA, Action.DOWNLOAD_DOCUMENT,
-        Action.DOWNLOAD_REPORT,
+        Action.DOWNLOAD_REPORT, Action.SEARCH_DOCUMENTS,
     },
     Role.STAFF: _BASE | _CASE_WORK,
     Role.LAWYER: _BASE | _CASE_WORK | {Action.VIEW_LEGAL_NOTES, Action.SIGN_CLAIM_LETTER, Action.SET_LEGAL_HOLD},
     Role.PARTNER: _BASE | {
         Action.VIEW_CASE, Action.VIEW_OWN_ORDERS, Action.RESPOND_ORDER, Action.UPLOAD_DOCUMENT,
         Action.DOWNLOAD_DOCUMENT, Action.WRITE_TECHNICAL_NOTE, Action.EDIT_OWN_PROFILE, Action.SUBMIT_INVOICE,
-        Action.VIEW_OWN_SETTLEMENTS,
+        Action.VIEW_OWN_SETTLEMENTS, Action.SEARCH_DOCUMENTS,
     },
-    Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT, Action.UPLOAD_DOCUMENT},
+    Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT, Action.UPLOAD_DOCUMENT,
+                          Action.SEARCH_DOCUMENTS},
     Role.CLIENT: frozenset({Action.VIEW_CASE, Action.UPLOAD_DOCUMENT}),
 }
 

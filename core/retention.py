@@ -13,13 +13,18 @@ numbers, incident date and description, status reason, the case postal code down
 text), the case's mails in the outbox (deleted; client links die with the erased e-mail address), and every
 document file except booking records and business letters (file deleted after the commit, rows deleted).
 
+In the event log (append-only and hash-chained; no event holds the client's name, address, contacts, plate or VIN)
+the free texts some events copy — status, decline, override and hold reasons, task titles, query subjects,
+uploaded file names — are replaced by a marker (core.events.redact_events: the chain stays verifiable); client
+IP addresses in the access log entries of the case are blanked.
+
 Kept: timestamps, amounts, status, damage type, insurer, partner, clerk, broker, throughput hours, survey score,
-callbacks, assignments (fairness), the event log (append-only and hash-chained: never rewritten; no event holds
-the client's name, address, contacts, plate or VIN, but free texts some events copy — status, decline and hold
-reasons, task titles, query subjects, uploaded file names — stay in it). Booking records (the partner's invoice row and its
+callbacks, assignments (fairness), the events themselves. Booking records (the partner's invoice row and its
 files) and business letters (claim letters, insurer correspondence) keep their files, with the original file name
 and the extracted search text erased, until their period is over; then they are deleted. Settlements are deleted
 when their period is over and none of their cases is held or not yet due.
+
+The same erasure, on request and at once, for a data subject's ended cases: `erase_cases` (core.subject_rights).
 
 Each batch of cases is one transaction (a crash leaves every case purged or untouched); files are deleted only
 after their batch committed. A second run changes nothing. The periods and their legal basis: core.retention_periods.
@@ -32,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -39,7 +45,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.documents import _delete_files, documents_dir
 from core.enums import AssignmentOrigin, CaseStatus, DocumentKind
 from core.errors import ValidationError
-from core.events import append_event
+from core.events import append_event, personal_fields, redact_events
 from core.i18n import t
 from core.permissions import SYSTEM, Action, Actor, require
 from core.retention_periods import (
@@ -50,11 +56,14 @@ from core.retention_periods import (
     erasure_day,
 )
 from core.settings import Settings
+from core.share_links import delete_case_links
 from core.timeutil import now, to_berlin
 from core.upload_checks import ALLOWED_EXTENSIONS
 from db.models import (
+    AccessLog,
     Assignment,
     Case,
+    CaseEvent,
     Document,
     DocumentVersion,
     InsurerQuery,
@@ -119,6 +128,7 @@ class _Decision:
     keep: tuple[int, ...]  # retained version ids (booking records, letters), metadata pseudonymised on erasure
     letters: int  # of `drop`, business letters past their period
     invoices: int  # invoice rows past their period
+    person: bool = True  # pseudonymise the client's Person row too (not while another case of it needs it)
 
     def counts(self) -> Counter:
         return Counter(cases=int(self.erase), documents=len(self.drop), letters=self.letters,
@@ -129,13 +139,29 @@ def _group(rows: Iterable[tuple]) -> dict[int, int]:
     return {case_id: n for case_id, n in rows}
 
 
-def _decide(session: Session, cases: list[Case], *, today: date, months: int) -> tuple[list[_Decision], int]:
-    """What to do with each due case of a batch; returns the decisions and how many were blocked."""
-    ids = [c.id for c in cases]
-    blocking = {cid for cid, st, closed, cancelled, held in session.execute(
+def _blocking_clients(session: Session, cases: list[Case], *, today: date, months: int) -> set[int]:
+    """Clients (person ids) that also have a case under legal hold or not yet due."""
+    return {cid for cid, st, closed, cancelled, held in session.execute(
         select(Case.client_id, Case.status, Case.closed_at, Case.cancelled_at, Case.legal_hold)
         .where(Case.client_id.in_({c.client_id for c in cases}))
     ) if held or not _is_due(st, closed, cancelled, today=today, months=months)}
+
+
+def _with_event_texts(session: Session, ids: list[int]) -> set[int]:
+    """Cases whose events still hold personal free text (e.g. purged before events were redacted)."""
+    return {cid for cid, details in session.execute(select(CaseEvent.case_id, CaseEvent.details)
+                                                     .where(CaseEvent.case_id.in_(ids)))
+            if personal_fields(details or {})}
+
+
+def _decide(session: Session, cases: list[Case], *, today: date, months: int, blocking: set[int] | None = None,
+            keep_persons: frozenset[int] = frozenset()) -> tuple[list[_Decision], int]:
+    """What to do with each case of a batch; returns the decisions and how many were blocked (cases of a client
+    in `blocking`; by default clients with a case held or not due). The person rows in `keep_persons` stay."""
+    ids = [c.id for c in cases]
+    if blocking is None:
+        blocking = _blocking_clients(session, cases, today=today, months=months)
+    events = _with_event_texts(session, ids)
     notes = _group(session.execute(select(Note.case_id, func.count()).where(Note.case_id.in_(ids))
                                    .group_by(Note.case_id)))
     mails = _group(session.execute(select(OutboxMessage.case_id, func.count())
@@ -176,9 +202,10 @@ def _decide(session: Session, cases: list[Case], *, today: date, months: int) ->
             max(_year(r.DocumentVersion.uploaded_at) for r in letters), BUSINESS_LETTER_YEARS)
         dropped = other + (booking if booking_gone else []) + (letters if letters_gone else [])
         kept = (booking if not booking_gone else []) + (letters if not letters_gone else [])
+        person = case.client_id not in keep_persons
         erase = (
-            case.client.pseudonymised_at is None or _case_text_left(case) or case.id in notes or case.id in mails
-            or case.id in texts or bool(other)
+            (person and case.client.pseudonymised_at is None) or _case_text_left(case) or case.id in notes
+            or case.id in mails or case.id in texts or case.id in events or bool(other)
             or any(r.title or r.DocumentVersion.text
                    or r.DocumentVersion.original_name != _pseudonym_name(r.kind, r.DocumentVersion) for r in kept)
         )
@@ -189,6 +216,7 @@ def _decide(session: Session, cases: list[Case], *, today: date, months: int) ->
             keep=tuple(r.DocumentVersion.id for r in kept),
             letters=len(letters) if letters_gone else 0,
             invoices=len(invoices.get(case.id, [])) if booking_gone else 0,
+            person=person,
         ))
     return decisions, sum(1 for c in cases if c.client_id in blocking)
 
@@ -340,7 +368,7 @@ def _run(session: Session, *, run: PurgeRun, actor: Actor, settings: Settings, a
             files = [documents_dir(settings) / f.stored_name for d in decisions for f in d.drop]
             for d in decisions:
                 batch_counts.update(d.counts())
-                _apply(session, d, actor=actor, months=months)
+                _apply(session, d, actor=actor, details={"retention_months": months})
             session.flush()
             session.commit()
             _delete_files(files)  # only now: a rolled-back batch keeps its files
@@ -371,13 +399,15 @@ def _finish(session: Session, run: PurgeRun, counts: Counter, *, finished: bool)
     session.commit()
 
 
-def _apply(session: Session, d: _Decision, *, actor: Actor, months: int) -> None:
-    """Carry out one case's decision (flushes nothing; the batch commits)."""
+def _apply(session: Session, d: _Decision, *, actor: Actor, details: dict,
+           action: str = "personal_data_erased") -> None:
+    """Carry out one case's decision (flushes nothing; the batch commits); the erasure event is `action` with
+    `details`."""
     case = d.case
     if d.erase:
-        _erase_case(session, case, keep=d.keep)
-        append_event(session, case=case, actor=actor, action="personal_data_erased",
-                     details={"retention_months": months})
+        _erase_case(session, case, keep=d.keep, person=d.person)
+        delete_case_links(session, case_id=case.id)  # a link's recipient label may name a person
+        append_event(session, case=case, actor=actor, action=action, details=details)
     if d.drop:
         version_ids = [f.version_id for f in d.drop]
         if d.invoices:
@@ -392,11 +422,12 @@ def _apply(session: Session, d: _Decision, *, actor: Actor, months: int) -> None
                      details={"invoices": d.invoices, "letters": d.letters})
 
 
-def _erase_case(session: Session, case: Case, *, keep: tuple[int, ...]) -> None:
-    person = case.client
-    person.first_name, person.last_name, person.email, person.phone = "", f"P-{person.id:06d}", "", ""
-    person.street, person.postal_code, person.city = "", "", ""
-    person.pseudonymised_at = person.pseudonymised_at or now()
+def _erase_case(session: Session, case: Case, *, keep: tuple[int, ...], person: bool = True) -> None:
+    if person:
+        client = case.client
+        client.first_name, client.last_name, client.email, client.phone = "", f"P-{client.id:06d}", "", ""
+        client.street, client.postal_code, client.city = "", "", ""
+        client.pseudonymised_at = client.pseudonymised_at or now()
     case.plate = case.vin = case.policy_number = case.insurer_claim_number = ""
     case.incident_description = case.status_reason = ""
     case.incident_date = None
@@ -416,6 +447,39 @@ def _erase_case(session: Session, case: Case, *, keep: tuple[int, ...]) -> None:
         version.text = ""
         version.original_name = _pseudonym_name(kind, version)
     session.execute(update(Document).where(Document.case_id == case.id).values(title=""))
+    session.execute(update(AccessLog).where(AccessLog.object_ref == case.number, AccessLog.role == "client",
+                                            AccessLog.ip != "").values(ip=""))
+    redact_events(session, case_ids=[case.id])
+
+
+# --- on request (core.subject_rights) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseErasure:
+    counts: dict[str, int]  # CHANGE_CATEGORIES
+    case_numbers: tuple[str, ...]  # cases whose personal data went (or would go)
+    files: tuple[Path, ...]  # stored files to delete once the transaction committed
+
+
+def erase_cases(session: Session, *, actor: Actor, settings: Settings, cases: list[Case], at: datetime,
+                action: str, details: dict, keep_persons: frozenset[int] = frozenset(),
+                dry_run: bool = False) -> CaseErasure:
+    """Erase the personal data of these cases now, exactly as the purge does at their deadline (booking records and
+    business letters stay, pseudonymised, for their legal periods). The caller decides which cases may go (holds,
+    open cases) and which Person rows must stay; flushes only, the caller commits and then deletes `files`."""
+    decisions, _ = _decide(session, cases, today=to_berlin(at).date(), months=settings.retention_months,
+                           blocking=set(), keep_persons=keep_persons)
+    counts: Counter = Counter()
+    for d in decisions:
+        counts.update(d.counts())
+        if not dry_run:
+            _apply(session, d, actor=actor, details=details, action=action)
+    if not dry_run:
+        session.flush()
+    return CaseErasure(counts={k: counts.get(k, 0) for k in CHANGE_CATEGORIES},
+                       case_numbers=tuple(d.case.number for d in decisions if d.erase),
+                       files=tuple(documents_dir(settings) / f.stored_name for d in decisions for f in d.drop))
 
 
 # --- legal hold -----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.crypto import join_ring, ring_keys
 from core.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ class Settings:
     database_url: str
     cookie_name: str
     cookie_key: str = field(repr=False)
-    encryption_key: str = field(repr=False)
+    encryption_key: str = field(repr=False)  # key ring: current key, then previous keys (core.crypto)
     base_url: str
     session_idle_minutes: int
     session_absolute_hours: int
@@ -62,6 +63,17 @@ class Settings:
     @property
     def demo(self) -> bool:
         return self.mode == "demo"
+
+    @property
+    def encryption_key_current(self) -> str:
+        """The key new data is encrypted with (ENCRYPTION_KEY)."""
+        keys = ring_keys(self.encryption_key)
+        return keys[0] if keys else ""
+
+    @property
+    def encryption_keys_previous(self) -> tuple[str, ...]:
+        """Old keys still accepted for reading until `rotate-key` is done (ENCRYPTION_KEY_PREVIOUS)."""
+        return ring_keys(self.encryption_key)[1:]
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Settings:
@@ -94,7 +106,8 @@ class Settings:
             database_url=get("DATABASE_URL", default_db),
             cookie_name=get("COOKIE_NAME", "schadenportal_auth"),
             cookie_key=get("COOKIE_KEY", DEMO_COOKIE_KEY if demo else ""),
-            encryption_key=get("ENCRYPTION_KEY", DEMO_ENCRYPTION_KEY if demo else ""),
+            encryption_key=_encryption_ring(get("ENCRYPTION_KEY", DEMO_ENCRYPTION_KEY if demo else ""),
+                                            get("ENCRYPTION_KEY_PREVIOUS")),
             base_url=get("BASE_URL", "http://localhost:8501").rstrip("/"),
             session_idle_minutes=get_int("SESSION_IDLE_MINUTES", 30),
             session_absolute_hours=get_int("SESSION_ABSOLUTE_HOURS", 12),
@@ -127,20 +140,35 @@ class Settings:
             raise ConfigurationError("RETENTION_MONTHS must be between 1 and 1200 (months after closing)")
         if self.smtp.security not in ("none", "starttls", "ssl"):
             raise ConfigurationError("SMTP_SECURITY must be none, starttls or ssl")
+        for key in self.encryption_keys_previous:
+            if not _is_fernet_key(key):
+                raise ConfigurationError("ENCRYPTION_KEY_PREVIOUS must be Fernet keys (32 url-safe base64 bytes), "
+                                         "separated by commas")
         if self.demo:
             return
         if not self.cookie_key or self.cookie_key == DEMO_COOKIE_KEY:
             raise ConfigurationError("Production mode needs COOKIE_KEY set to a new random secret")
         if len(self.cookie_key.encode()) < MIN_KEY_BYTES:
             raise ConfigurationError(f"COOKIE_KEY must be at least {MIN_KEY_BYTES} bytes")
-        if not self.encryption_key or self.encryption_key == DEMO_ENCRYPTION_KEY:
+        current = self.encryption_key_current
+        if not current or current == DEMO_ENCRYPTION_KEY:
             raise ConfigurationError("Production mode needs ENCRYPTION_KEY set to a new Fernet key")
-        try:
-            raw = base64.urlsafe_b64decode(self.encryption_key.encode())
-        except ValueError as exc:
-            raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)") from exc
-        if len(raw) != 32:
+        if not _is_fernet_key(current):
             raise ConfigurationError("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
+
+
+def _encryption_ring(current: str, previous: str) -> str:
+    """ENCRYPTION_KEY (one key) and ENCRYPTION_KEY_PREVIOUS (comma list) as one key ring, current first."""
+    if "," in current:
+        raise ConfigurationError("ENCRYPTION_KEY takes one key; put old keys into ENCRYPTION_KEY_PREVIOUS")
+    return join_ring(current, ring_keys(previous)) if current else ""
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except ValueError:
+        return False
 
 
 def _flag(name: str, raw: str) -> bool:

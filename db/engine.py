@@ -32,7 +32,10 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # JIT compilation costs PostgreSQL up to a second on the KPI queries (their estimated cost is high, their
+    # real cost a few milliseconds): this app runs short queries only, so it is switched off per connection.
+    return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         connect_args={"options": "-c jit=off"})
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -157,6 +157,9 @@ def seed_demo(
                 events += len(chunk[CaseEvent])
         _finish(conn, intake)
         kpi_store.summarise(Session(bind=conn))  # the facts came with the cases; the sums are set-based
+    if engine.dialect.name == "postgresql":  # planner statistics for the bulk-loaded tables (autovacuum may be off)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     return SeedReport(
         users=len(DEMO_LOGINS), partners=len(dd.PARTNERS), brokers=len(dd.BROKERS), insurers=len(dd.INSURERS),
         cases=cases, events=events, seconds=time.perf_counter() - started,
@@ -514,7 +517,8 @@ class _Builder:
         inp = kpi_store.CaseInput(
             case["id"], _utc(received), case["status"], case["damage_type"], case["insurer_id"], case["partner_kind"],
             case["postal_code"], case["clerk_id"], at(case.get("_letter")), at(case.get("_paid")),
-            case["amount_paid_cents"], case["amount_claimed_cents"], case.get("_score"), _tally(call_stages),
+            case["amount_paid_cents"], case["amount_claimed_cents"], case["partner_id"], case.get("_score"),
+            _tally(call_stages),
             [(_utc(q), _utc(ans)) for q, ans in case.get("_queries", []) if ans is not None],
         )
         facts = kpi_store.case_facts(inp)

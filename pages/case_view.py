@@ -56,6 +56,7 @@ with tabs[t("case.tab_overview")]:
             sections.next_steps(actor, ws)
             claim_letter(actor, ws)
         sections.order(actor, ws)
+        sections.client_legal_basis(actor, ws)
         sections.legal_hold(actor, ws)
 if t("order.title") in tabs:
     with tabs[t("order.title")]:

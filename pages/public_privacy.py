@@ -1,4 +1,4 @@
-"""Datenschutz (public): the short privacy notice."""
+"""Datenschutz (public): the privacy notice: controller, data, purposes and legal bases, retention, rights."""
 
 import streamlit as st
 
@@ -8,4 +8,5 @@ from core.ui.navigation import public_page
 
 actor = public_page()
 st.title(t("privacy.title"))
-st.markdown(t("privacy.body", contact=resources.settings().smtp.sender))
+cfg = resources.settings()
+st.markdown(t("privacy.notice", contact=cfg.smtp.sender, months=cfg.retention_months))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs the whole suite: unit, integration (SQLite and PostgreSQL),
-# AppTest page tests and the browser tests (Playwright + Debian's Chromium). Exits non-zero on any failure.
+# AppTest page tests and the browser tests (Playwright + Debian's Chromium; Tesseract for OCR). Exits non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Chromium from Debian …"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# Tesseract with the German model for the OCR tests (without it they check that OCR is reported unavailable).
+if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -x deu >/dev/null; then
+  echo "Installing Tesseract (German) from Debian …"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-deu >/dev/null; } \
+    || echo "Tesseract could not be installed: the OCR tests then check that OCR is reported unavailable." >&2
 fi
 
 # PostgreSQL on 127.0.0.1:5432: start it if it is down; the suite fails (not skips) without it.

@@ -1457,3 +1457,403 @@ STRINGS.update({
     "hold.done": "Aufbewahrungssperre gesetzt.",
     "hold.released": "Aufbewahrungssperre aufgehoben.",
 })
+
+STRINGS.update({
+    "keyrot.unreadable": "{count} verschlüsselte Einträge lassen sich weder mit ENCRYPTION_KEY noch mit "
+                         "ENCRYPTION_KEY_PREVIOUS öffnen ({items}). Bitte den alten Schlüssel in "
+                         "ENCRYPTION_KEY_PREVIOUS prüfen. Es wurde nichts geändert.",
+    "keyrot.summary": "Schlüsselwechsel: {files_rotated} von {files} Dokumentdateien und {values_rotated} von {values} "
+                      "gespeicherten Geheimnissen neu verschlüsselt.",
+    "keyrot.dry_run": "Probelauf: {files_rotated} von {files} Dokumentdateien und {values_rotated} von {values} "
+                      "gespeicherten Geheimnissen sind noch mit einem alten Schlüssel verschlüsselt.",
+    "keyrot.vanished": "{count} Dateien wurden während des Laufs gelöscht (z. B. durch den Löschlauf).",
+    "keyrot.temp_removed": "{count} Zwischendateien eines abgebrochenen Laufs entfernt.",
+    "keyrot.done": "Alles ist mit dem aktuellen Schlüssel (ENCRYPTION_KEY) verschlüsselt; "
+                   "ENCRYPTION_KEY_PREVIOUS kann entfernt werden.",
+    "keyrot.work_left": "Noch nicht alles ist neu verschlüsselt: `python -m core rotate-key` ausführen.",
+    "keyrot.progress": "{done}/{total} Dateien",
+})
+
+STRINGS.update({
+    # access-log viewer (core/access_log.py, pages/admin_access_log.py)
+    "nav.access_log": "Zugriffsprotokoll",
+    "alog.title": "Zugriffsprotokoll",
+    "alog.intro": "Wer hat wann von wo welchen Fall angesehen, Dokumente heruntergeladen, exportiert oder wurde "
+                  "abgewiesen. Neueste Einträge zuerst. Das Ansehen und der Export dieses Protokolls werden "
+                  "ebenfalls protokolliert.",
+    "alog.date_from": "Von",
+    "alog.date_to": "Bis (einschließlich)",
+    "alog.username": "Benutzername",
+    "alog.action": "Aktion",
+    "alog.object_type": "Objektart",
+    "alog.object_ref": "Fallnummer oder Objekt",
+    "alog.object_ref_help": "Eine Fallnummer findet auch die Downloads der Dokumente dieses Falls.",
+    "alog.all": "Alle",
+    "alog.period_order": "„Bis“ darf nicht vor „Von“ liegen.",
+    "alog.empty": "Keine Einträge für diese Auswahl.",
+    "alog.export": "Export",
+    "alog.export_csv": "CSV herunterladen",
+    "alog.export_xlsx": "Excel herunterladen",
+    "alog.export_hint": "Der Export enthält alle Einträge dieser Auswahl (höchstens {limit}).",
+    "alog.file_name": "zugriffsprotokoll-{date}",
+    "alog.sheet": "Zugriffsprotokoll",
+    "alog.col_at": "Zeit",
+    "alog.col_user": "Benutzer",
+    "alog.col_role": "Rolle",
+    "alog.col_action": "Aktion",
+    "alog.col_type": "Objektart",
+    "alog.col_ref": "Objekt",
+    "alog.col_ip": "IP-Adresse",
+    "alog.col_detail": "Details",
+    "alog.action_view": "Angesehen",
+    "alog.action_download": "Heruntergeladen",
+    "alog.action_refused": "Abgewiesen",
+    "alog.action_export": "Exportiert",
+    "alog.action_upload": "Hochgeladen",
+    "alog.action_share_create": "Freigabelink erstellt",
+    "alog.action_share_revoke": "Freigabelink widerrufen",
+    "alog.action_share_download": "Über Freigabelink heruntergeladen",
+    "alog.action_verify": "Ereigniskette geprüft",
+    "alog.action_preview": "Vorschau",
+    "alog.object_case": "Fall",
+    "alog.object_document": "Dokument",
+    "alog.object_share_link": "Freigabelink",
+    "alog.object_page": "Seite",
+    "alog.object_board": "Fallübersicht",
+    "alog.object_kpi": "Kennzahlen",
+    "alog.object_chronicle": "Fallchronik",
+    "alog.object_access_log": "Zugriffsprotokoll",
+    "alog.object_event_chain": "Ereigniskette",
+    # chain verification (core/chain_check.py, pages/admin_verify.py, `python -m core verify`)
+    "nav.verify": "Manipulationsprüfung",
+    "verify.title": "Manipulationsprüfung der Fallchroniken",
+    "verify.intro": "Jedes Ereignis eines Falls trägt die Prüfsumme des vorigen. Die Prüfung rechnet alle Ketten "
+                    "nach und zeigt je Fall das erste Ereignis, das nicht passt.",
+    "verify.case": "Nur diesen Fall prüfen (Fallnummer, leer = alle Fälle)",
+    "verify.start": "Prüfung starten",
+    "verify.progress": "{done} von {total} Fällen geprüft",
+    "verify.unknown_case": "Den Fall {number} gibt es nicht.",
+    "verify.summary": "Geprüft: {cases} Fälle, {events} Ereignisse in {seconds} s.",
+    "verify.ok": "Alle Ereignisketten sind unverändert.",
+    "verify.broken": "{n} Ereigniskette(n) sind beschädigt.",
+    "verify.broken_case": "{number}: Kette ab Ereignis {seq} beschädigt",
+    "verify.broken_head": "{number}: das letzte Ereignis fehlt oder passt nicht zum Fall",
+    "verify.more": "… und {n} weitere beschädigte Fälle (nicht einzeln aufgeführt).",
+    "verify.col_case": "Fall",
+    "verify.col_seq": "Erstes beschädigtes Ereignis",
+    "verify.col_events": "Gelesene Ereignisse",
+    "verify.head": "Kopf der Kette",
+    # share links (core/share_links.py, core/ui/share_section.py, pages/public_share.py)
+    "nav.share": "Freigegebenes Dokument",
+    "ShareRecipient.insurer": "Versicherung",
+    "ShareRecipient.lawyer": "Rechtsanwalt/Rechtsanwältin",
+    "ShareRecipient.client": "Mandant/in",
+    "event.share_link_created": "Freigabelink erstellt",
+    "event.share_link_revoked": "Freigabelink widerrufen",
+    "event.share_link_downloaded": "Dokument über Freigabelink abgerufen",
+    "share.title": "Freigegebenes Dokument",
+    "share.intro": "Dieses Dokument wurde für Sie freigegeben.",
+    "share.unavailable": "Dieser Link ist nicht gültig. Er ist vielleicht abgelaufen oder wurde zurückgezogen. "
+                         "Bitte wenden Sie sich an Ihren Ansprechpartner.",
+    "share.file": "Datei: {name} ({size})",
+    "share.download": "Herunterladen",
+    "share.section": "Dokument freigeben",
+    "share.section_help": "Ein Freigabelink gibt genau eine Dokumentversion ohne Anmeldung frei. Er läuft ab, "
+                          "kann widerrufen werden und jeder Abruf wird protokolliert.",
+    "share.version": "Dokument",
+    "share.recipient_kind": "Empfänger",
+    "share.recipient": "Empfänger (Name oder Stelle)",
+    "share.purpose": "Zweck",
+    "share.days": "Gültig (Tage)",
+    "share.create": "Freigabelink erstellen",
+    "share.created": "Freigabelink erstellt. Er wird nur jetzt angezeigt – bitte kopieren und an den Empfänger "
+                     "weitergeben:",
+    "share.active": "Aktive Freigabelinks",
+    "share.none": "Keine aktiven Freigabelinks.",
+    "share.link_line": "{document} · {file} · an {recipient} ({kind}) · {purpose} · gültig bis {expires} · "
+                       "{count} Abruf(e) · erstellt von {by}",
+    "share.revoke": "Widerrufen",
+    "share.revoked": "Freigabelink widerrufen.",
+    "share.bad_recipient_kind": "Bitte wählen Sie, an wen das Dokument geht.",
+    "share.recipient_missing": "Bitte geben Sie den Empfänger an.",
+    "share.recipient_too_long": "Der Empfänger darf höchstens {max} Zeichen lang sein.",
+    "share.purpose_missing": "Bitte geben Sie den Zweck der Freigabe an.",
+    "share.purpose_too_long": "Der Zweck darf höchstens {max} Zeichen lang sein.",
+    "share.bad_days": "Ein Freigabelink gilt mindestens 1 und höchstens {max} Tage.",
+    "share.unknown_version": "Dieses Dokument ist nicht verfügbar oder Sie dürfen es nicht freigeben.",
+    "share.unknown_link": "Diesen Freigabelink gibt es nicht.",
+})
+
+STRINGS.update({
+    "doc.unprocessable": "Die Datei lässt sich nicht sicher prüfen: Sie ist zu groß, zu komplex oder beschädigt. "
+                         "Bitte speichern Sie sie neu (z. B. „Als PDF drucken“ oder als JPEG) und laden Sie sie "
+                         "erneut hoch.",
+    "doc.timeout": "Die Prüfung der Datei hat zu lange gedauert und wurde abgebrochen. Bitte speichern Sie die "
+                   "Datei neu (z. B. „Als PDF drucken“) oder teilen Sie sie in kleinere Dateien auf.",
+    "doc.busy": "Gerade werden viele Dateien geprüft. Bitte versuchen Sie es in einer Minute noch einmal.",
+    "ExtractionStatus.text_layer": "Text aus dem PDF",
+    "ExtractionStatus.pending": "Texterkennung (OCR) ausstehend",
+    "ExtractionStatus.ocr": "Text per Texterkennung (OCR)",
+    "ExtractionStatus.ocr_unavailable": "Texterkennung nicht verfügbar (Tesseract nicht installiert)",
+    "ExtractionStatus.failed": "Text nicht lesbar",
+    "nav.search": "Dokumente durchsuchen",
+    "search.title": "Dokumente durchsuchen",
+    "search.intro": "Volltextsuche in den Dokumenten der Fälle, die Sie sehen dürfen (PDF-Text und "
+                    "Texterkennung). Alle Wörter müssen vorkommen; Wortanfänge genügen.",
+    "search.query": "Suchbegriffe",
+    "search.submit": "Suchen",
+    "search.too_short": "Bitte geben Sie mindestens ein Wort mit zwei oder mehr Buchstaben oder Ziffern ein.",
+    "search.none": "Keine Treffer.",
+    "search.count": "{count} Treffer",
+    "search.more": "Es werden die {count} besten Treffer gezeigt; grenzen Sie die Suche mit weiteren Wörtern ein.",
+    "search.ocr_unavailable": "Texterkennung (OCR) ist auf diesem Server nicht verfügbar: Tesseract mit deutschem "
+                              "Sprachpaket ist nicht installiert. Fotos und eingescannte PDFs ohne Textebene werden "
+                              "deshalb nicht gefunden.",
+    "search.status_pending": "{count} Dokument(e) warten noch auf die Texterkennung und sind noch nicht "
+                             "(vollständig) durchsuchbar.",
+    "search.status_unavailable": "{count} Dokument(e) ohne Texterkennung, weil Tesseract nicht installiert ist.",
+    "search.status_failed": "{count} Dokument(e) konnten nicht gelesen werden.",
+    "search.col_document": "Dokument",
+    "search.col_kind": "Art",
+    "search.col_version": "Version",
+    "search.col_snippet": "Fundstelle",
+    "search.col_source": "Textquelle",
+    "search.col_uploaded": "Hochgeladen",
+})
+
+STRINGS.update({
+    # data-subject rights (core.subject_rights, pages/admin_subjects.py, CLI)
+    "nav.subjects": "Betroffenenrechte",
+    "subject.title": "Betroffenenrechte (DSGVO)",
+    "subject.intro": "Person per E-Mail-Adresse (genau) oder Name (Anfang des Nachnamens, oder „Vorname Nachname“) "
+    "suchen, dann Auskunft erteilen (JSON und PDF, Art. 15/20 DSGVO) oder auf Antrag löschen (Art. 17). Jede Auskunft "
+    "und jede Löschung wird mit Ihrem Namen und dem Grund protokolliert.",
+    "subject.query": "E-Mail-Adresse oder Name",
+    "subject.search": "Suchen",
+    "subject.query_too_short": "Bitte mindestens 2 Zeichen eingeben.",
+    "subject.no_hits": "Keine Person gefunden.",
+    "subject.hits": "{n} Person(en) gefunden (höchstens {max} werden gezeigt).",
+    "subject.col_name": "Name",
+    "subject.col_email": "E-Mail",
+    "subject.col_city": "Ort",
+    "subject.col_basis": "Rechtsgrundlage",
+    "subject.col_basis_at": "seit",
+    "subject.col_cases": "Fälle",
+    "subject.col_state": "Zustand",
+    "subject.state_pseudonymised": "pseudonymisiert",
+    "subject.state_active": "vorhanden",
+    "subject.select": "Personen für Auskunft bzw. Löschung",
+    "subject.reason": "Grund (Pflicht, wird protokolliert), z. B. „Auskunftsersuchen per Brief vom 01.12.2026“",
+    "subject.reason_required": "Bitte einen Grund angeben – er wird im Zugriffsprotokoll festgehalten.",
+    "subject.reason_too_long": "Der Grund darf höchstens {max} Zeichen lang sein.",
+    "subject.no_selection": "Bitte eine E-Mail-Adresse angeben oder mindestens eine Person auswählen.",
+    "subject.unknown": "Keine Person gefunden: {who}.",
+    "subject.export_title": "Auskunft (Art. 15 DSGVO)",
+    "subject.export": "Auskunft erstellen",
+    "subject.export_done": "Auskunft erstellt: {persons} Person(en), {cases} Fall/Fälle. Bitte herunterladen.",
+    "subject.download_json": "JSON herunterladen",
+    "subject.download_pdf": "PDF herunterladen",
+    "subject.erase_title": "Löschung auf Antrag (Art. 17 DSGVO)",
+    "subject.erase_help": "Gelöscht werden die personenbezogenen Daten abgeschlossener und stornierter Fälle, genau wie "
+    "beim Löschlauf nach Fristablauf. Rechnungen, Abrechnungen und Geschäftsbriefe bleiben für die gesetzliche Frist "
+    "pseudonymisiert erhalten. Offene Fälle und Fälle unter Aufbewahrungssperre werden nicht gelöscht.",
+    "subject.erase_preview": "Vorschau: was würde gelöscht?",
+    "subject.erase_confirm": "Ich habe die Vorschau geprüft: Die Daten werden endgültig gelöscht.",
+    "subject.erase_button": "Endgültig löschen",
+    "subject.erase_needs_confirm": "Bitte die Löschung zuerst bestätigen.",
+    "subject.dry_run_head": "Vorschau – es würden die personenbezogenen Daten von {cases} Fall/Fällen gelöscht und "
+    "{persons} Person(en) pseudonymisiert:",
+    "subject.erased_head": "Gelöscht: personenbezogene Daten von {cases} Fall/Fällen, {persons} Person(en) "
+    "pseudonymisiert:",
+    "subject.unchanged": "Bereits gelöscht, nichts mehr zu tun: {numbers}.",
+    "subject.skip_hold": "Nicht gelöscht: {number} steht unter Aufbewahrungssperre (Legal Hold). Die Daten werden "
+    "zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen benötigt (Art. 17 Abs. 3 lit. e DSGVO).",
+    "subject.skip_open": "Nicht gelöscht: {number} ist noch offen (Status „{status}“). Solange der Fall läuft, werden "
+    "die Daten zur Erfüllung des Auftrags und zur Durchsetzung des Anspruchs benötigt (Art. 17 Abs. 3 lit. b und e "
+    "DSGVO). Bitte den Fall abschließen oder stornieren und die Löschung dann erneut ausführen.",
+    "subject.person_kept": "Die Stammdaten der Person bleiben, solange ein nicht gelöschter Fall sie braucht.",
+    "subject.client_links_note": "Status- und Umfrage-Links werden nicht gespeichert: Sie werden beim Versand jeder "
+    "Mail neu erzeugt und sind an Fallnummer und E-Mail-Adresse gebunden (eine gelöschte Adresse macht sie ungültig).",
+    "subject.basis_pseudonymised": "Die Person ist bereits pseudonymisiert; eine Rechtsgrundlage ist nicht mehr "
+    "zu erfassen.",
+    "subject.basis_date_future": "Das Datum der Rechtsgrundlage darf nicht in der Zukunft liegen.",
+    "subject.cli_written": "Auskunft geschrieben: {path} ({persons} Person(en), {cases} Fall/Fälle)",
+    "subject.cli_default_reason": "Auskunftsersuchen (Kommandozeile)",
+    "subject.cli_write_failed": "Die Datei {path} konnte nicht geschrieben werden: {reason}",
+    "subject.cli_format": "Unbekanntes Format für {path}: bitte .json oder .pdf verwenden oder --format angeben.",
+    "event.subject_erased": "Personenbezogene Daten gelöscht (Antrag der betroffenen Person)",
+    "event.legal_basis_changed": "Rechtsgrundlage geändert",
+    # legal basis on the case page
+    "basis.title": "Rechtsgrundlage (DSGVO)",
+    "basis.current": "{basis} seit {since}",
+    "basis.pseudonymised": "Person pseudonymisiert – keine Rechtsgrundlage mehr erforderlich.",
+    "basis.basis": "Rechtsgrundlage",
+    "basis.since": "gültig seit",
+    "basis.save": "Rechtsgrundlage speichern",
+    "basis.saved": "Rechtsgrundlage gespeichert.",
+    "basis.help": "Z. B. Einwilligung erteilt oder widerrufen: neue Grundlage und Datum wählen. Die Änderung steht "
+    "in der Zeitleiste.",
+    # the export PDF (reports.subject_export)
+    "subject.pdf_title": "Datenauskunft nach Art. 15 DSGVO",
+    "subject.pdf_intro": "Erstellt am {at} von {by}. Die Übersicht enthält alle zu den genannten Personen "
+    "gespeicherten Daten: Stammdaten, Fälle mit Zeitleiste, Notizen, Dokumente (Metadaten), Aufgaben, Rückfragen, "
+    "Anrufe, Umfrage, Mails und Zugriffe.",
+    "subject.pdf_footer": "Schadenportal · Datenauskunft · {at}",
+    "subject.pdf_page": "Seite {page} von {pages}",
+    "subject.pdf_person": "Person {id}",
+    "subject.pdf_case": "Fall {number}",
+    "subject.pdf_none": "Keine Einträge.",
+    "subject.pdf_links": "Links für Kunden",
+    "subject.pdf_other_mails": "Weitere Mails an die Person",
+    "subject.sec_events": "Zeitleiste",
+    "subject.sec_notes": "Notizen",
+    "subject.sec_documents": "Dokumente",
+    "subject.sec_tasks": "Aufgaben",
+    "subject.sec_insurer_queries": "Rückfragen der Versicherung",
+    "subject.sec_survey": "Umfrage",
+    "subject.sec_callbacks": "Anrufe",
+    "subject.sec_assignments": "Beauftragte Betriebe",
+    "subject.sec_invoice": "Rechnung",
+    "subject.sec_mails": "Mails an die Person",
+    "subject.sec_recipients": "Empfänger von Mails zum Fall",
+    "subject.sec_access_log": "Zugriffe",
+})
+
+STRINGS.update({
+    # field labels of the data-subject export PDF (reports.subject_export)
+    "subject.f_yes": "ja",
+    "subject.f_no": "nein",
+    "subject.f_id": "Nr.",
+    "subject.f_first_name": "Vorname",
+    "subject.f_last_name": "Nachname",
+    "subject.f_email": "E-Mail",
+    "subject.f_phone": "Telefon",
+    "subject.f_street": "Straße",
+    "subject.f_postal_code": "PLZ",
+    "subject.f_city": "Ort",
+    "subject.f_legal_basis": "Rechtsgrundlage",
+    "subject.f_legal_basis_at": "Rechtsgrundlage seit",
+    "subject.f_pseudonymised_at": "Pseudonymisiert am",
+    "subject.f_created_at": "Angelegt",
+    "subject.f_status": "Status",
+    "subject.f_damage_type": "Schadenart",
+    "subject.f_insurer": "Versicherung",
+    "subject.f_broker": "Vermittler",
+    "subject.f_partner": "Betrieb",
+    "subject.f_clerk": "Sachbearbeiter",
+    "subject.f_policy_number": "Versicherungsnummer",
+    "subject.f_insurer_claim_number": "Schadennummer",
+    "subject.f_plate": "Kennzeichen",
+    "subject.f_vin": "FIN",
+    "subject.f_incident_date": "Schadentag",
+    "subject.f_incident_description": "Schadenschilderung",
+    "subject.f_received_at": "Eingang",
+    "subject.f_claim_letter_sent_at": "Forderung versendet",
+    "subject.f_paid_at": "Zahlung",
+    "subject.f_closed_at": "Abgeschlossen",
+    "subject.f_cancelled_at": "Storniert",
+    "subject.f_appointment_at": "Termin",
+    "subject.f_status_reason": "Begründung",
+    "subject.f_amount_claimed_cents": "Forderung",
+    "subject.f_amount_paid_cents": "Gezahlt",
+    "subject.f_deductible_cents": "Selbstbeteiligung",
+    "subject.f_legal_hold": "Aufbewahrungssperre",
+    "subject.f_seq": "Nr.",
+    "subject.f_at": "Zeit",
+    "subject.f_actor_name": "Wer",
+    "subject.f_action": "Was",
+    "subject.f_details": "Einzelheiten",
+    "subject.f_visibility": "Sichtbarkeit",
+    "subject.f_author": "Verfasser",
+    "subject.f_body": "Text",
+    "subject.f_kind": "Art",
+    "subject.f_title": "Titel",
+    "subject.f_version": "Version",
+    "subject.f_original_name": "Dateiname",
+    "subject.f_size": "Größe (Bytes)",
+    "subject.f_uploaded_at": "Hochgeladen",
+    "subject.f_due_at": "Fällig",
+    "subject.f_done_at": "Erledigt",
+    "subject.f_subject": "Betreff",
+    "subject.f_answered_at": "Beantwortet",
+    "subject.f_score": "Bewertung (0–10)",
+    "subject.f_comment": "Kommentar",
+    "subject.f_caller": "Anrufer",
+    "subject.f_status_at_call": "Status beim Anruf",
+    "subject.f_origin": "Zuweisung",
+    "subject.f_reason": "Grund",
+    "subject.f_assigned_at": "Zugewiesen",
+    "subject.f_accepted_at": "Angenommen",
+    "subject.f_declined_at": "Abgelehnt",
+    "subject.f_decline_reason": "Ablehnungsgrund",
+    "subject.f_invoice_number": "Rechnungsnummer",
+    "subject.f_invoice_date": "Rechnungsdatum",
+    "subject.f_gross_cents": "Brutto",
+    "subject.f_submitted_at": "Eingereicht",
+    "subject.f_recipient": "Empfänger",
+    "subject.f_sent_at": "Versendet",
+    "subject.f_username": "Benutzer",
+    "subject.f_role": "Rolle",
+    "subject.f_object_type": "Objekt",
+    "subject.f_ip": "IP-Adresse (Kunde)",
+})
+
+STRINGS.update({
+    # the privacy notice (pages/public_privacy.py); {contact}: the portal's mail address, {months}: RETENTION_MONTHS
+    "privacy.notice": "### Verantwortlicher\n"
+    "Verantwortlich für die Datenverarbeitung in diesem Schadenportal ist dessen Betreiber (Name, Anschrift und "
+    "Vertretungsberechtigte: siehe Impressum). Fragen zum Datenschutz und Anträge auf Auskunft oder Löschung richten "
+    "Sie bitte an {contact}.\n\n"
+    "### Welche Daten wir verarbeiten und woher sie stammen\n"
+    "- **Schadenfälle:** Name, Anschrift und Kontaktdaten der Geschädigten, Fahrzeugdaten (Kennzeichen, FIN), "
+    "Versicherungs- und Schadennummern, Schadentag und -schilderung, Fotos und Dokumente, Zahlungen, Ihre Antwort "
+    "auf unsere Zufriedenheitsumfrage. Diese Daten erhalten wir von Ihnen, von Ihrem Versicherungsvermittler, von "
+    "der Versicherung oder vom beauftragten Partnerbetrieb.\n"
+    "- **Partnerbetriebe und Vermittler:** Firmen- und Kontaktdaten, Einzugsgebiet, Bankverbindung, Aufträge und "
+    "Abrechnungen.\n"
+    "- **Bewerbungen („Partner werden“):** Ihre Angaben im Formular und der Zeitpunkt Ihrer Zustimmung. Zum Schutz "
+    "vor Missbrauch speichern wir statt Ihrer IP-Adresse nur einen nicht umkehrbaren Prüfwert.\n"
+    "- **Anmeldung und Zugriffe:** Benutzername, Anmeldeversuche und Sitzungen mit Zeit und IP-Adresse, ein technisch "
+    "notwendiges Anmelde-Cookie und ein Protokoll, wer wann welchen Fall gelesen oder welche Datei geladen hat. "
+    "Tracking- oder Werbe-Cookies setzen wir nicht.\n\n"
+    "### Zwecke und Rechtsgrundlagen\n"
+    "- Bearbeitung und Regulierung Ihres Schadenfalls, Beauftragung eines Partnerbetriebs, Forderung gegenüber der "
+    "Versicherung, Statusmails: Vertrag und vorvertragliche Maßnahmen (Art. 6 Abs. 1 lit. b DSGVO) oder Ihre "
+    "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO). Welche Grundlage für Sie gilt, halten wir mit Datum fest. Eine "
+    "Einwilligung können Sie jederzeit für die Zukunft widerrufen; die Verarbeitung bis dahin bleibt rechtmäßig.\n"
+    "- Prüfung von Bewerbungen und Zusammenarbeit mit Partnerbetrieben und Vermittlern: Vertrag (Art. 6 Abs. 1 "
+    "lit. b DSGVO).\n"
+    "- Aufbewahrung von Rechnungen, Abrechnungen und Geschäftsbriefen: gesetzliche Pflicht (Art. 6 Abs. 1 lit. c "
+    "DSGVO).\n"
+    "- Sicherheit des Portals (Protokolle, Sperre nach Fehlversuchen, Schutz vor Missbrauch) und Kennzahlen ohne "
+    "Personenbezug: berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO).\n\n"
+    "Die Auswahl des Partnerbetriebs erfolgt automatisch nach einer festen Regel (gleichmäßige Verteilung), trifft "
+    "aber keine Entscheidung über Sie mit rechtlicher Wirkung (keine automatisierte Entscheidung nach Art. 22 "
+    "DSGVO).\n\n"
+    "### Wer die Daten erhält\n"
+    "Nur soweit es für den Fall nötig ist: die zuständige Versicherung, der beauftragte Partnerbetrieb und der "
+    "Vermittler, der den Fall gemeldet hat. Eine Übermittlung in Länder außerhalb der EU findet nicht statt.\n\n"
+    "### Wie lange wir Daten speichern\n"
+    "Personenbezogene Daten abgeschlossener oder stornierter Fälle löschen wir {months} Monate nach dem Abschluss. "
+    "Rechnungen, Abrechnungen und andere Buchungsbelege bewahren wir so lange auf, wie das Gesetz es verlangt "
+    "(8 Jahre ab Ende des Kalenderjahres nach § 147 AO, § 257 HGB, § 14b UStG; Geschäftsbriefe 6 Jahre); die "
+    "Personendaten darin pseudonymisieren wir, danach wird gelöscht. Fälle mit einer rechtlichen Sperre (z. B. ein "
+    "laufender Rechtsstreit) löschen wir erst, wenn die Sperre endet. Anmeldeprotokolle und Zugriffsprotokolle "
+    "dienen der Sicherheit und Nachweisbarkeit und enthalten keine Inhalte.\n\n"
+    "### Sicherheit\n"
+    "Passwörter speichern wir nur als Hash, Mitarbeitende melden sich mit einem zweiten Faktor an, hochgeladene "
+    "Dateien liegen verschlüsselt, jeder Zugriff auf Falldaten wird protokolliert.\n\n"
+    "### Ihre Rechte\n"
+    "Sie haben das Recht auf Auskunft (Art. 15 DSGVO) – Sie erhalten alle zu Ihnen gespeicherten Daten als PDF und in "
+    "einem maschinenlesbaren Format (JSON, Art. 20) –, auf Berichtigung (Art. 16), Löschung (Art. 17), Einschränkung "
+    "der Verarbeitung (Art. 18), Datenübertragbarkeit (Art. 20) und Widerspruch (Art. 21). Eine Löschung auf Antrag "
+    "führen wir sofort aus; ausgenommen sind nur Daten, die wir noch brauchen, um Ihren laufenden Fall abzuwickeln "
+    "oder Ansprüche durchzusetzen, und Buchungsbelege mit gesetzlicher Aufbewahrungspflicht (Art. 17 Abs. 3 DSGVO) "
+    "– das teilen wir Ihnen dann mit Begründung mit. Sie können sich außerdem bei einer Datenschutz-Aufsichtsbehörde "
+    "beschweren (Art. 77 DSGVO). Schreiben Sie uns dazu an {contact}.",
+})
+
+STRINGS.update({
+    "doc.pdf_active": "Das PDF enthält ausführbare Inhalte (JavaScript oder einen Programmstart) und wird aus "
+    "Sicherheitsgründen nicht angenommen. Bitte drucken Sie es neu als PDF oder scannen Sie es ein.",
+})

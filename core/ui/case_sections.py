@@ -19,6 +19,7 @@ from core.timeline import event_details, event_label, role_label
 from core.timeutil import format_date, format_dt, now, to_berlin
 from core.ui import widgets
 from core.ui.resources import settings, write_session
+from core.ui.share_section import share_section
 
 NOTICE = "case_notice"
 
@@ -63,6 +64,36 @@ def checklist(actor: Actor, ws: CaseWorkspace) -> None:
                 t("checklist.request"), key=f"request_{item.kind}", help=t("checklist.request_help")):
             act(lambda s, kind=item.kind: tasks.request_document(s, actor=actor, number=ws.view.number, kind=kind),
                 t("checklist.requested", doc=label(item.kind)))
+
+
+def client_legal_basis(actor: Actor, ws: CaseWorkspace) -> None:
+    """The client's legal basis (Art. 6 DSGVO) with its date, for the back office; staff, lawyers and admins change
+    it (e.g. consent given or withdrawn), which goes into the timeline."""
+    from core import subject_rights
+    from core.enums import LegalBasis
+    from core.ui.resources import read_session
+
+    with read_session() as s:
+        basis = subject_rights.case_legal_basis(s, actor=actor, number=ws.view.number)
+    if basis is None:
+        return
+    st.caption(t("basis.title"))
+    if basis.pseudonymised:
+        st.text(t("basis.pseudonymised"))
+        return
+    st.text(t("basis.current", basis=label(basis.basis), since=format_date(basis.since)))
+    if not basis.may_change:
+        return
+    with st.expander(t("basis.save")), st.form("legal_basis"):
+        st.caption(t("basis.help"))
+        choice = st.selectbox(t("basis.basis"), list(LegalBasis), index=list(LegalBasis).index(basis.basis),
+                              format_func=label)
+        since = st.date_input(t("basis.since"), value=basis.since, max_value=to_berlin(now()).date(),
+                              format="DD.MM.YYYY")
+        if st.form_submit_button(t("basis.save")):
+            act(lambda s: subject_rights.set_legal_basis(s, actor=actor, number=ws.view.number, basis=choice,
+                                                         since=since),
+                t("basis.saved"))
 
 
 def legal_hold(actor: Actor, ws: CaseWorkspace) -> None:
@@ -153,7 +184,7 @@ def documents(actor: Actor, ws: CaseWorkspace) -> None:
         for ver in doc.versions:
             c1, c2 = st.columns([4, 1])
             c1.text(f"v{ver.version} · {ver.name} · {ver.size // 1024} KB · {format_dt(ver.uploaded_at)} · "
-                    f"{ver.uploaded_by}")
+                    f"{ver.uploaded_by} · {label(ver.extraction)}")
             if c2.button(t("docs.open"), key=f"doc_open_{ver.id}"):
                 with write_session() as s:  # the download is logged
                     st.session_state["doc_file"] = (ver.id, download_document(s, actor=actor, settings=settings(),
@@ -170,6 +201,7 @@ def documents(actor: Actor, ws: CaseWorkspace) -> None:
                 act(lambda s: casework.add_document(s, actor=actor, settings=settings(), number=ws.view.number,
                                                     kind=kind, filename=file.name, data=file.getvalue()),
                     t("docs.uploaded", name=file.name))
+    share_section(actor, ws)
 
 
 def _show_file(file) -> None:

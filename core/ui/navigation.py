@@ -40,6 +40,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/home.py", "nav.home", ":material/home:", "start", Action.VIEW_START),
     PageSpec("pages/staff_board.py", "nav.board", ":material/table_view:", "board", Action.LIST_CASES),
+    PageSpec("pages/staff_search.py", "nav.search", ":material/search:", "search", Action.SEARCH_DOCUMENTS),
     PageSpec("pages/manager_kpis.py", "nav.kpis", ":material/monitoring:", "kpis", Action.VIEW_KPIS),
     PageSpec("pages/staff_intake.py", "nav.intake", ":material/note_add:", "intake", Action.CREATE_CASE),
     PageSpec("pages/broker_submit.py", "nav.broker_submit", ":material/note_add:", "submit", Action.SUBMIT_CASE),
@@ -59,6 +60,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS),
     PageSpec("pages/admin_chronicles.py", "nav.chronicles", ":material/history_edu:", "chronicles",
              Action.VIEW_AUDIT_LOG),
+    PageSpec("pages/admin_access_log.py", "nav.access_log", ":material/manage_search:", "access-log",
+             Action.VIEW_AUDIT_LOG),
+    PageSpec("pages/admin_verify.py", "nav.verify", ":material/verified_user:", "verify", Action.VIEW_AUDIT_LOG),
+    PageSpec("pages/admin_subjects.py", "nav.subjects", ":material/privacy_tip:", "betroffenenrechte", Action.GDPR),
     PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT),
     # public pages last: the first page a logged-in user may open is the default
     PageSpec("pages/public_apply.py", "nav.apply", ":material/storefront:", "partner-werden", None, public=True,
@@ -69,6 +74,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/public_status.py", "nav.status", ":material/track_changes:", "status", None, public=True,
              menu=Menu.NEVER),
     PageSpec("pages/public_survey.py", "nav.survey", ":material/reviews:", "umfrage", None, public=True,
+             menu=Menu.NEVER),
+    PageSpec("pages/public_share.py", "nav.share", ":material/share:", "freigabe", None, public=True,
              menu=Menu.NEVER),
 )
 LOGIN_URL_PATH = "anmelden"

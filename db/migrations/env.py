@@ -4,6 +4,7 @@ from alembic import context
 
 import db.models  # noqa: F401  (registers every table)
 from db.base import Base
+from db.search_index import include_name
 
 config = context.config
 
@@ -14,6 +15,7 @@ def _run(connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,  # the full-text search objects are not in the models
     )
     with context.begin_transaction():
         context.run_migrations()

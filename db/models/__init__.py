@@ -4,7 +4,14 @@ from db.base import Base
 from db.models.audit import AccessLog, CaseEvent, LoginAttempt, Setting, UserSession
 from db.models.cases import Case, CaseCallback, InsurerQuery, Note, SurveyAnswer, Task
 from db.models.documents import Document, DocumentVersion
-from db.models.kpi import KpiBucket, KpiCaseFacts, KpiCell, KpiOrders, KpiQueryFacts
+from db.models.kpi import (
+    CaseCount,
+    KpiBucket,
+    KpiCaseFacts,
+    KpiCell,
+    KpiOrders,
+    KpiQueryFacts,
+)
 from db.models.messaging import OutboxMessage, Template, Webhook, WebhookDelivery
 from db.models.parties import (
     Assignment,
@@ -17,6 +24,7 @@ from db.models.parties import (
 )
 from db.models.partners import Invoice, PartnerApplication, Settlement, SettlementLine
 from db.models.retention import PurgeRun
+from db.models.share import ShareLink, ShareRecipient
 
 __all__ = [
     "AccessLog",
@@ -25,6 +33,7 @@ __all__ = [
     "Broker",
     "Case",
     "CaseCallback",
+    "CaseCount",
     "CaseEvent",
     "Counter",
     "Document",
@@ -47,6 +56,8 @@ __all__ = [
     "Setting",
     "Settlement",
     "SettlementLine",
+    "ShareLink",
+    "ShareRecipient",
     "SurveyAnswer",
     "Task",
     "Template",

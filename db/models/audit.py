@@ -11,7 +11,8 @@ from db.base import Base, utcnow
 
 
 class CaseEvent(Base):
-    """One thing that happened to a case. Append-only; each row carries the previous row's hash."""
+    """One thing that happened to a case. Append-only (only an erasure may blank personal free text in `details`,
+    see core.events); each row carries the previous row's hash."""
 
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
@@ -27,6 +28,10 @@ class CaseEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Erasure (core.events.redact_events): when personal free text was replaced by a marker, and the hash of each
+    # replaced field (never the text), so the chain stays verifiable.
+    redacted_at: Mapped[datetime | None]
+    redacted_digests: Mapped[dict | None] = mapped_column(JSON)
 
 
 class LoginAttempt(Base):

@@ -1,4 +1,10 @@
-"""Case documents and their versions (files encrypted at rest under DATA_DIR)."""
+"""Case documents and their versions (files encrypted at rest under DATA_DIR).
+
+The text of a version is searchable: on PostgreSQL through the GIN index `ix_document_versions_search` on
+`to_tsvector('german', text)`, on SQLite through the FTS5 table `document_search` (external content over this
+table, kept current by triggers in the same transaction). Both are created by the migration `document_search`,
+are not part of the models, and are left out of autogenerate by `db.search_index.include_name`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.enums import DocumentKind
+from core.ocr import ExtractionStatus
 from db.base import Base, utcnow
 from db.models._types import str_enum
 
@@ -39,5 +46,11 @@ class DocumentVersion(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text, default="")
+    # where `text` comes from; PENDING versions are recognised by the worker (core.text_extraction)
+    extraction_status: Mapped[ExtractionStatus] = mapped_column(
+        str_enum(ExtractionStatus, 20), default=ExtractionStatus.TEXT_LAYER, server_default="text_layer", index=True
+    )
+    extraction_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    extraction_next_at: Mapped[datetime | None]  # lease of the worker doing the OCR, or the next try
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

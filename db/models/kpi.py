@@ -57,6 +57,9 @@ class KpiCaseFacts(Base):
     cb_paid: Mapped[int]
     cb_closed: Mapped[int]
     cb_cancelled: Mapped[int]
+    queries_answered: Mapped[int] = mapped_column(default=0)  # its answered insurer queries (kpi_query_facts rows)
+    status: Mapped[str] = mapped_column(String(20), default="")  # for the board's status counts (case_counts)
+    partner_id: Mapped[int] = mapped_column(default=0)  # 0: no partner yet
 
 
 class KpiQueryFacts(Base):
@@ -121,14 +124,31 @@ class KpiCell(Base):
 
 
 class KpiBucket(Base):
-    """How many throughput times (metric "t") or query response times ("q") fall into each whole hour, per week,
-    over non-cancelled cases (no other filter): the quantiles find their rank here and read only one bucket."""
+    """How many throughput times (metric "t") or query response times ("q") fall into each quarter hour
+    (core.kpi_store.bucket_of), per week, over non-cancelled cases: once over all cases (dim = value = "") and
+    once per value of each filter dimension (dim "damage_type", "insurer_id", "partner_kind", "region" or
+    "clerk_id", value as text). The quantiles find their rank here and read only one bucket's values."""
 
     __tablename__ = "kpi_buckets"
 
     metric: Mapped[str] = mapped_column(String(1), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
     week: Mapped[date] = mapped_column(primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class CaseCount(Base):
+    """Cases per status (cancelled ones included), once over all cases (dim = value = "") and once per value of
+    each board filter that has one (dim "damage_type", "insurer_id", "partner_id" or "clerk_id", value as text;
+    "0" for no partner or clerk): the board's tabs and a partner's order counts read a few rows, not every case."""
+
+    __tablename__ = "case_counts"
+
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
 
 

@@ -21,7 +21,10 @@ MARKER = {
     "my-settlements": "settle.my_title", "settlements": "settle.title",
     "webhooks": "webhooks.title",
     "chronicles": "chron.page_title",
+    "betroffenenrechte": "subject.title",
+    "access-log": "alog.title", "verify": "verify.title", "freigabe": "share.title",
     "kpis": "kpi.title",
+    "search": "search.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 

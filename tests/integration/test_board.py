@@ -237,6 +237,34 @@ def test_status_counts_ignore_the_status_filter_but_keep_the_others(engine):
     assert (glass[S.RECEIVED], glass[S.REVIEW], glass[S.CLAIM_SENT]) == (0, 1, 1)
 
 
+def test_stored_counts_equal_counting_the_cases_for_each_single_filter(engine):
+    """No filter or one of damage type, insurer, partner, clerk: the counts come from case_counts (kept by the
+    KPI store's commit hook); they equal a GROUP BY over the cases after intake, moves, reassignment, cancel."""
+    p1, p2 = make_partner(engine, name="Glas Eins"), make_partner(engine, name="Glas Zwei")
+    a, b = add_case(engine, partner_id=p1), add_case(engine, partner_id=p1)
+    c = add_case(engine, damage_type=DamageType.ACCIDENT, insurer_name="Allianz")
+    move(engine, a, S.REVIEW, S.CLAIM_SENT)
+    move(engine, c, S.CANCELLED, reason="Doppelt erfasst")
+    with unit_of_work(engine) as s:
+        s.scalar(select(Case).where(Case.number == b)).partner_id = p2
+    with read_only(engine) as s:
+        rows = s.execute(select(Case.damage_type, Case.insurer_id, Case.partner_id, Case.clerk_id, Case.status)).all()
+        filters = [BoardFilter(), *(BoardFilter(damage_type=d) for d in DamageType),
+                   *(BoardFilter(insurer_id=r.insurer_id) for r in rows),
+                   *(BoardFilter(partner_id=p) for p in (p1, p2)),
+                   *(BoardFilter(clerk_id=r.clerk_id) for r in rows if r.clerk_id is not None)]
+        for f in filters:
+            stored = board._stored_counts(s, f)
+            assert stored is not None
+            expected = {status: sum(1 for r in rows if r.status == status and all(
+                getattr(f, k) is None or getattr(f, k) == getattr(r, k)
+                for k in ("damage_type", "insurer_id", "partner_id", "clerk_id"))) for status in S}
+            assert stored == expected, f
+        assert board._stored_counts(s, BoardFilter(damage_type=DamageType.GLASS, partner_id=p1)) is None
+        assert board._stored_counts(s, BoardFilter(text="Muster")) is None
+        assert sum(board.status_counts(s, actor=STAFF, filters=BoardFilter()).values()) == 3
+
+
 # --- deadlines ----------------------------------------------------------------------------------
 
 

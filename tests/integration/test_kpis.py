@@ -289,6 +289,22 @@ def test_the_chart_tables_follow_the_same_definitions(demo):
                                                           and flt.date_from <= to_berlin(c.received_at).date() < flt.date_to)
 
 
+@pytest.mark.parametrize("dims", [{}, {"damage_type": "glass"}, {"partner_kind": "glass"}, {"region": "8"},
+                                  {"damage_type": "accident", "region": "1"}])
+def test_every_week_follows_the_definition_with_no_one_or_two_filters(demo, dims):
+    """Whole weeks with no filter or one come from kpi_buckets' running sums, with two from the facts rows;
+    the partial weeks at the edges always from the facts rows: each week equals the definition."""
+    from core import kpi_series
+
+    flt = KpiFilter(date(2025, 12, 3), date(2026, 11, 21), **dims)
+    with unit_of_work(demo) as s:
+        rows = kpi_series.weekly(s, actor=MANAGER, flt=flt, at=AT)
+        assert sum(r.figures["cases"] for r in rows) > 0
+        for row in rows:
+            days = KpiFilter(max(row.week, flt.date_from), min(row.week + timedelta(days=7), flt.date_to), **dims)
+            assert_same(row.figures, reference(s, days, AT))
+
+
 def test_partner_weeks_count_the_orders_not_declined(demo):
     from core import kpi_series
 

@@ -4,11 +4,10 @@ Revision ID: db2b9c2e2bb0
 Revises: e01cf2672e0a
 Create Date: 2026-11-23 17:50:11.900267+00:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import db.base
-
 
 revision = 'db2b9c2e2bb0'
 down_revision = 'e01cf2672e0a'
@@ -118,14 +117,7 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
-    # Fill the store from the cases already there (reads only columns that exist at this revision).
-    from sqlalchemy.orm import Session
-
-    from core.kpi_store import rebuild
-
-    session = Session(bind=op.get_bind())
-    rebuild(session)
-    session.flush()
+    # Filled from the cases already there by revision d478c1b91afd (which reshapes kpi_buckets first).
 
 
 def downgrade() -> None:
