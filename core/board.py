@@ -198,6 +198,22 @@ def own_orders(actor: Actor, filters: BoardFilter) -> BoardFilter:
     return replace(filters, partner_id=actor.partner_id, insurer_id=None, clerk_id=None)
 
 
+def log_list_view(session: Session, *, actor: Actor, filters: BoardFilter, page: BoardPage, what: str) -> None:
+    """Record that a list showing clients' names was displayed (§10): one access-log row per page shown ("board"
+    or "orders"), with the filters as codes (never the search text) and the case numbers shown, as many as fit."""
+    numbers = [r.number for r in page.rows]
+    detail = f"{filters.summary()}; {len(numbers)}: "
+    shown = ""
+    for number in numbers:
+        more = f"{', ' if shown else ''}{number}"
+        if len(detail) + len(shown) + len(more) > 490:
+            shown += ", …"
+            break
+        shown += more
+    log_access(session, actor=actor, action="list", object_type=what, object_ref=numbers[0] if numbers else "",
+               detail=detail + shown)
+
+
 def _page(session: Session, filters: BoardFilter, *, after: Cursor | None, page_size: int) -> BoardPage:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")

@@ -6,6 +6,7 @@ from core import assignment, board
 from core.enums import CaseStatus
 from core.i18n import label, t
 from core.permissions import Action
+from core.ui.list_log import log_list_once
 from core.ui.navigation import guard
 from core.ui.resources import read_session
 from core.ui.widgets import case_table, page_cursor, pager
@@ -26,6 +27,7 @@ with read_session() as s:
     quota = assignment.weekly_quota(s, actor=actor)
     counts = board.order_status_counts(s, actor=actor, filters=filters)
     page = board.list_orders(s, actor=actor, filters=filters, after=after)
+log_list_once(PAGING_KEY, actor=actor, filters=filters, page=page, what="orders")
 
 c1, c2, c3 = st.columns(3)
 c1.metric(t("home.quota_own", week=quota.week), quota.own)

@@ -11,6 +11,7 @@ from core.i18n import label, t
 from core.lifecycle import DeadlineState
 from core.permissions import Action, Actor, can
 from core.timeutil import format_dt, now, to_berlin
+from core.ui.list_log import log_list_once
 from core.ui.navigation import guard
 from core.ui.resources import read_session, write_session
 from core.ui.widgets import case_link_column, case_url, page_cursor, pager
@@ -121,6 +122,7 @@ after = page_cursor(PAGING_KEY, filters)
 with read_session() as s:
     counts = board.status_counts(s, actor=actor, filters=filters)
     page = board.list_board(s, actor=actor, filters=filters, after=after)
+log_list_once(PAGING_KEY, actor=actor, filters=filters, page=page, what="board")
 
 for column, (status, count) in zip(st.columns(len(counts)), counts.items()):
     column.metric(label(status), thousands(count))

@@ -105,3 +105,28 @@ def test_export_buttons_for_roles_allowed_to_export(world, role):
     at = board(world, role)
     labels = [b.label for b in at.get("download_button")]
     assert labels == [t("board.export_csv"), t("board.export_xlsx")]
+
+
+def test_each_page_shown_is_logged_once_with_its_case_numbers(world):
+    """§10: the board shows clients' names, so a page shown goes into the access log, once, not on every rerun."""
+    from sqlalchemy import select
+
+    from db.engine import read_only
+    from db.models import AccessLog
+
+    def board_rows():
+        with read_only(world.engine) as s:
+            return s.execute(select(AccessLog.username, AccessLog.detail)
+                             .where(AccessLog.object_type == "board", AccessLog.action == "list")
+                             .order_by(AccessLog.id)).all()
+
+    at = board(world)
+    at.run()  # a rerun of the same page logs nothing more
+    [(username, detail)] = board_rows()
+    assert username == "t_staff"
+    assert world.own_case in detail and world.foreign_case in detail and "eigen" not in detail.lower()
+    at.text_input[0].input("eigen")
+    button(at, "board.apply").click()
+    at.run()
+    assert len(board_rows()) == 2
+    assert "text=yes" in board_rows()[-1][1]
