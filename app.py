@@ -8,11 +8,14 @@ every other page stays registered (hidden) and shows the login instead, so a dee
 import streamlit as st
 
 from core.i18n import label, t
+from core.logs import configure_logging
 from core.ui import resources
+from core.ui.activity import logged_page_run
 from core.ui.auth import LoginGate, request_logout
 from core.ui.navigation import ACTOR_KEY, opens_without_login, pages_for, st_pages
 
 st.set_page_config(page_title=t("app.title"), page_icon=":material/shield:", layout="wide")
+configure_logging()  # JSON lines on stderr, level from LOG_LEVEL (once per process; cheap on reruns)
 settings = resources.settings()
 resources.engine()
 
@@ -29,4 +32,5 @@ with st.sidebar:
         st.button(t("app.logout"), on_click=request_logout, key="sp_logout_button")
     if settings.demo:
         st.caption(t("app.demo_banner"))
-page.run()
+with logged_page_run(page.url_path):  # one JSON line per page run: user, role, case, duration, outcome
+    page.run()

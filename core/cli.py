@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import signal
@@ -118,11 +119,11 @@ def cmd_kpis(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Send due mails (retries with backoff); --once: what is due now, then exit; else until Ctrl-C/SIGTERM."""
+    from core.logs import configure_logging
     from core.worker import run_worker
 
     engine = _engine(settings)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("core").setLevel(logging.INFO)  # the worker's own lines; libraries stay at WARNING
+    configure_logging()  # JSON lines on stderr, level from LOG_LEVEL; libraries stay at WARNING
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -135,15 +136,24 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _start_worker(settings: Settings, stop: threading.Event) -> threading.Thread:
-    """The worker in a daemon thread with its own engine, beside the app (ends when `stop` is set)."""
+def _start_worker(settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """The worker in a daemon thread with its own engine, beside the app (ends when `stop` is set). None, and
+    a log line saying why, when a separate worker already holds this SQLite database's worker lock."""
     from core.worker import run_worker
+    from core.worker_lock import WorkerAlreadyRunning, acquire_worker_lock
+
+    try:
+        lock = acquire_worker_lock(settings.database_url)
+    except WorkerAlreadyRunning as exc:
+        logging.getLogger("core.worker").warning(t("ops.serve_no_worker", reason=exc))
+        return None
 
     def target() -> None:
         engine = make_engine(settings.database_url, pool_size=2)
         try:
-            run_worker(engine, settings, once=False, stop=stop)
+            run_worker(engine, settings, once=False, stop=stop, lock=lock)
         finally:
+            lock.release()
             engine.dispose()
 
     thread = threading.Thread(target=target, name="schadenportal-worker", daemon=True)
@@ -154,21 +164,48 @@ def _start_worker(settings: Settings, stop: threading.Event) -> threading.Thread
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate, add demo data to an empty demo database, and run the app (streamlit run app.py) with the
     worker in a background thread (unless --no-worker)."""
+    from core.health import Thresholds, start_health_server
+    from core.logs import configure_logging
     from core.ui import server
     from db.seed import ensure_demo_data
 
+    configure_logging()
     engine = _engine(settings)
     if settings.demo:
         ensure_demo_data(engine, password=settings.demo_password, cases=args.demo_cases)
     engine.dispose()
     stop = threading.Event()
     worker = None if args.no_worker else _start_worker(settings, stop)
+    health_engine, health = make_engine(settings.database_url, pool_size=1), None
+    if args.health_port:
+        try:
+            health = start_health_server(health_engine, thresholds=Thresholds.from_env(), port=args.health_port)
+        except OSError as exc:  # e.g. the port is taken: the app runs on, without the endpoint
+            logging.getLogger("core.health").error("health endpoint on port %s not started: %s", args.health_port, exc)
     try:
         return subprocess.call(server.command("--server.port", str(args.port)), cwd=ROOT, env=os.environ.copy())
     finally:
         stop.set()
+        if health is not None:
+            health.shutdown()
+        health_engine.dispose()
         if worker is not None:
             worker.join(timeout=10)
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the health checks as JSON (database, migrations, worker heartbeat, outbox backlog, failed
+    deliveries); exit code 0 when healthy, 1 when not. Changes nothing (does not migrate)."""
+    from core.health import Thresholds, check_health
+
+    os.environ.setdefault("PGCONNECT_TIMEOUT", "5")  # an unreachable server is a finding, not a hang
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        report = check_health(engine, thresholds=Thresholds.from_env())
+    finally:
+        engine.dispose()
+    print(report.to_json() if args.compact else json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    return 0 if report.healthy else 1
 
 
 def cmd_chronicle(args: argparse.Namespace, settings: Settings) -> int:
@@ -297,6 +334,32 @@ def cmd_erase_subject(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Write database + documents + manifest into one file while the app keeps running."""
+    from pathlib import Path
+
+    from core.backup import create_backup
+
+    report = create_backup(settings, output=Path(args.output))
+    print(t("backup.written", path=report.path, size=f"{report.size / 1_048_576:.1f} MiB", dialect=report.dialect,
+            revision=report.revision, cases=report.tables.get("cases", 0), documents=report.documents,
+            seconds=report.seconds))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Check a backup file completely, then restore database and documents (SQLite: app stopped)."""
+    from pathlib import Path
+
+    from core.backup import restore_backup
+
+    report = restore_backup(settings, archive=Path(args.file), force=args.force)
+    migrated = t("restore.migrated", head=report.migrated_to) if report.migrated_to else ""
+    print(t("restore.done", dialect=report.dialect, revision=report.revision, migrated=migrated,
+            cases=report.tables.get("cases", 0), documents=report.documents, seconds=report.seconds))
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -348,7 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-cases", type=int, default=DEFAULT_DEMO_CASES)
     p.add_argument("--no-worker", action="store_true", help="keinen Worker im Hintergrund starten (Mails versendet "
                    "dann ein eigener `worker`-Prozess)")
+    p.add_argument("--health-port", type=int, default=int(os.environ.get("HEALTH_PORT") or 8502), metavar="PORT",
+                   help="Health-Endpunkt http://127.0.0.1:PORT/health (JSON, 200/503); 0 = aus (Standard: HEALTH_PORT "
+                   "oder 8502)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("health", help="Betriebszustand als JSON prüfen (Datenbank, Migrationen, Worker, Postausgang, "
+                       "Zustellfehler); Exit-Code 0 gesund, 1 nicht")
+    p.add_argument("--compact", action="store_true", help="JSON in einer Zeile")
+    p.set_defaults(func=cmd_health)
 
     p = sub.add_parser("worker", help="Mails aus der Warteschlange senden (SMTP, sonst .eml unter DATA_DIR/mail)")
     p.add_argument("--once", action="store_true", help="nur fällige Mails senden, dann beenden")
@@ -391,6 +462,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, metavar="TEXT", help="Grund (wird protokolliert)")
     p.add_argument("--dry-run", action="store_true", help="nur anzeigen, was gelöscht würde")
     p.set_defaults(func=cmd_erase_subject)
+    p = sub.add_parser("backup", help="Sicherung von Datenbank und Dokumenten in eine Datei schreiben (im laufenden "
+                       "Betrieb; ohne den Schlüssel ENCRYPTION_KEY)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="Zieldatei, z. B. sicherung.tar")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="Sicherung zurückspielen (SQLite: App und Worker vorher beenden); prüft die "
+                       "Datei vollständig, bevor etwas geändert wird")
+    p.add_argument("file", metavar="FILE", help="Sicherungsdatei von `backup`")
+    p.add_argument("--force", action="store_true", help="auch eine Zieldatenbank mit Daten überschreiben")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

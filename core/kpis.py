@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
-from core.kpi_store import LETTER_DUE, bucket_of, fact_sums
+from core.kpi_store import LETTER_DUE, bucket_of, fact_sums, week_of
 from core.permissions import Action, Actor, require
 from core.timeutil import berlin_midnight_utc, now
 from db.models import KpiBucket, KpiCaseFacts, KpiCell, KpiQueryFacts
@@ -278,20 +278,17 @@ def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) ->
         counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
         return Ranked(counts, lambda bucket: list(session.scalars(m.select(m.value).where(m.bucket == bucket, *where))))
     dims = dims_where(m.model, flt)
-    edge_values = list(session.scalars(m.select(m.value).where(m.edges(split), *dims))) if split.edges else []
     b = KpiBucket
     buckets: dict[int, int] = {k: int(n) for k, n in session.execute(
         select(b.bucket, func.sum(b.n)).where(*_stored(metric, key, split)).group_by(b.bucket))}
-    edge_by_bucket: dict[int, list[float]] = {}
-    for v in edge_values:
-        edge_by_bucket.setdefault(bucket_of(v), []).append(v)
-        buckets[bucket_of(v)] = buckets.get(bucket_of(v), 0) + 1
-
-    def fetch(bucket: int) -> list[float]:
-        weeks = [m.bucket == bucket, m.week >= split.weeks[0], m.week < split.weeks[1], *dims]
-        return [*session.scalars(m.select(m.value).where(*weeks)), *edge_by_bucket.get(bucket, [])]
-
-    return Ranked(buckets, fetch)
+    in_period = and_(m.week >= split.weeks[0], m.week < split.weeks[1])
+    if split.edges:  # the edge days' bucket counts from the facts rows, added
+        for k, n in session.execute(m.select(m.bucket, func.count()).where(m.edges(split), *dims).group_by(m.bucket)):
+            buckets[k] = buckets.get(k, 0) + n
+        edge_weeks = [week_of(start) for start, _ in split.edges]  # first: the (bucket, week, value) index skips
+        in_period = or_(in_period, and_(m.week.in_(edge_weeks), m.edges(split)))  # the other weeks' rows
+    return Ranked(buckets, lambda bucket: list(session.scalars(
+        m.select(m.value).where(m.bucket == bucket, in_period, *dims))))
 
 
 def _stored_spans(session: Session, metric: str, key: tuple[str, str], split: PeriodSplit):

@@ -53,6 +53,7 @@ class Action(StrEnum):
     SET_LEGAL_HOLD = "set_legal_hold"  # exempt a case from the retention purge (§10)
     SEARCH_DOCUMENTS = "search_documents"  # full-text search over the documents within the own scope (§9)
     SHARE_DOCUMENT = "share_document"  # secure share links to a document version (§9)
+    VIEW_OPS = "view_ops"  # the Betrieb page: health checks, workers, backlog, failed deliveries
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -70,7 +71,7 @@ GRANTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _BASE | _CASE_WORK | {
         Action.VIEW_LEGAL_NOTES, Action.VIEW_KPIS, Action.MANAGE_USERS, Action.MANAGE_PARTNERS,
         Action.MANAGE_TEMPLATES, Action.MANAGE_SETTINGS, Action.MANAGE_WEBHOOKS, Action.VIEW_AUDIT_LOG,
-        Action.GDPR, Action.IMPORT_CASES, Action.SET_LEGAL_HOLD,
+        Action.GDPR, Action.IMPORT_CASES, Action.SET_LEGAL_HOLD, Action.VIEW_OPS,
     },
     Role.MANAGER: _BASE | {
         Action.VIEW_CASE, Action.LIST_CASES, Action.VIEW_KPIS, Action.EXPORT_DATA, Action.DOWNLOAD_DOCUMENT,

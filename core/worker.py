@@ -7,6 +7,9 @@ the lease. If a worker dies after the server took a mail but before marking the 
 more (at most once per crash) with the same Message-ID, derived from the row, so the receiver can drop the
 duplicate. A permanent error (a message that cannot be built, a 5xx refusal of recipient or content) fails the
 row at once; a failed row waits for an admin's `resend` (core.outbox_admin).
+
+Every round writes the worker's heartbeat (core.heartbeat) and one JSON log line (core.logs). On a SQLite file
+only one worker runs at a time (core.worker_lock); on PostgreSQL any number share the work.
 """
 
 from __future__ import annotations
@@ -16,16 +19,17 @@ import os
 import smtplib
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core import jobs
+from core import heartbeat, jobs, logs
 from core.attachments import render_attachment
 from core.mailer import Transport, build_message, message_id_for, transport_for
 from core.outbox import complete_links
@@ -33,6 +37,7 @@ from core.permissions import SYSTEM
 from core.settings import Settings
 from core.timeutil import now
 from core.webhook_delivery import deliver_due
+from core.worker_lock import WorkerLock, acquire_worker_lock
 from db.engine import unit_of_work
 from db.models import OutboxMessage
 
@@ -175,21 +180,51 @@ def _tick(engine: Engine, settings: Settings, *, transport: Transport, worker_id
     return total
 
 
+def _round(engine: Engine, settings: Settings, *, transport: Transport, worker_id: str, started_at: datetime,
+           stop: threading.Event, once: bool) -> SendReport:
+    """One round, then its heartbeat (one short transaction) and its log line; a failed round raises only
+    with `once`."""
+    begin, report, error = time.perf_counter(), SendReport(), None
+    try:
+        report = _tick(engine, settings, transport=transport, worker_id=worker_id, stop=stop)
+    except Exception as exc:  # noqa: BLE001 - recorded in the heartbeat and the log; raised again with `once`
+        error = exc
+    duration_ms = (time.perf_counter() - begin) * 1000
+    text = "" if error is None else jobs.describe_error(error, settings.smtp.password)
+    counts = asdict(report)
+    logs.log_round(worker_id=worker_id, duration_ms=duration_ms, outcome=logs.ERROR if error else logs.OK,
+                   counts=counts, error=text)
+    _guarded("heartbeat", lambda: heartbeat.beat(engine, worker_id=worker_id, started_at=started_at,
+                                                 result="error" if error else "ok", counts=counts,
+                                                 duration_ms=duration_ms, error=text))
+    if error is not None:
+        if once:
+            raise error
+        log.error("worker round failed; next try in the next round", exc_info=error)
+    return report
+
+
 def run_worker(
     engine: Engine, settings: Settings, *, once: bool, interval: float = 5.0, stop: threading.Event | None = None,
-    transport: Transport | None = None, worker_id: str | None = None,
+    transport: Transport | None = None, worker_id: str | None = None, lock: WorkerLock | None = None,
 ) -> SendReport:
-    """Run the worker: with `once`, what is due now, then return; else every `interval` seconds until `stop`."""
+    """Run the worker: with `once`, what is due now, then return; else every `interval` seconds until `stop`.
+    On a SQLite file it first takes the worker lock (WorkerAlreadyRunning if another worker has it), unless
+    the caller passes the `lock` it holds; every round writes the heartbeat."""
+    own_lock = acquire_worker_lock(engine.url) if lock is None else None
     stop = stop or threading.Event()
     transport = transport or transport_for(settings)
     worker_id = worker_id or default_worker_id()
-    total = SendReport()
-    while True:
-        try:
-            total += _tick(engine, settings, transport=transport, worker_id=worker_id, stop=stop)
-        except Exception:
-            if once:
-                raise
-            log.exception("worker round failed; next try in %s s", interval)
-        if once or stop.wait(interval):
-            return total
+    started_at, total = now(), SendReport()
+    _guarded("heartbeat", lambda: heartbeat.beat(engine, worker_id=worker_id, started_at=started_at,
+                                                 result="starting", counts={}, count_round=False))
+    try:
+        while True:
+            total += _round(engine, settings, transport=transport, worker_id=worker_id, started_at=started_at,
+                            stop=stop, once=once)
+            if once or stop.wait(interval):
+                return total
+    finally:
+        _guarded("heartbeat", lambda: heartbeat.stopped(engine, worker_id=worker_id))
+        if own_lock is not None:
+            own_lock.release()

@@ -14,6 +14,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# nginx for the deployment test (tests/deploy: the shipped nginx config in front of two app replicas).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "Installing nginx from Debian …"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && { $SUDO apt-get install -y -qq nginx-light >/dev/null \
+    || $SUDO apt-get install -y -qq nginx >/dev/null; }
+fi
+
 # Tesseract with the German model for the OCR tests (without it they check that OCR is reported unavailable).
 if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -x deu >/dev/null; then
   echo "Installing Tesseract (German) from Debian …"

@@ -1857,3 +1857,109 @@ STRINGS.update({
     "doc.pdf_active": "Das PDF enthält ausführbare Inhalte (JavaScript oder einen Programmstart) und wird aus "
     "Sicherheitsgründen nicht angenommen. Bitte drucken Sie es neu als PDF oder scannen Sie es ein.",
 })
+
+STRINGS.update({
+    "db.unavailable": "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es in einigen Sekunden erneut.",
+})
+
+STRINGS.update({
+    "ops.worker_running": "Es läuft bereits ein Worker (PID {pid} auf {host}, seit {since}). Mit SQLite darf nur ein "
+    "Worker laufen; mehrere Worker gleichzeitig sind nur mit PostgreSQL möglich.",
+    "ops.serve_no_worker": "Kein eigener Worker gestartet: {reason}",
+    "ops.title": "Betrieb",
+    "ops.intro": "Zustand des Systems: Datenbank, Migrationen, Worker, Postausgang und Zustellfehler. Dieselben "
+    "Prüfungen liefert `python -m core health` und der Health-Endpunkt.",
+    "ops.overall_ok": "Alle Prüfungen in Ordnung.",
+    "ops.overall_fail": "Mindestens eine Prüfung ist fehlgeschlagen.",
+    "ops.check.database": "Datenbank",
+    "ops.check.migrations": "Migrationen",
+    "ops.check.worker": "Worker",
+    "ops.check.outbox": "Postausgang",
+    "ops.check.failed_deliveries": "Zustellfehler",
+    "ops.database_ok": "erreichbar, Antwortzeit {ms} ms",
+    "ops.database_fail": "nicht erreichbar: {error}",
+    "ops.migrations_ok": "auf dem neuesten Stand ({revision})",
+    "ops.migrations_fail": "nicht auf dem neuesten Stand: Datenbank {current}, Code {head} (`python -m core init-db`)",
+    "ops.worker_ok": "letztes Lebenszeichen vor {age} s (Grenze {limit} s), {live} Worker aktiv",
+    "ops.worker_stale": "letztes Lebenszeichen vor {age} s – älter als {limit} s",
+    "ops.worker_none": "kein Worker hat sich gemeldet",
+    "ops.outbox_detail": "{pending} wartend ({due} fällig), älteste fällige seit {due_age} s (Grenze {limit} s)",
+    "ops.failed_detail": "{mails} Mails und {webhooks} Webhook-Zustellungen endgültig fehlgeschlagen",
+    "ops.skipped": "nicht geprüft (Datenbank nicht erreichbar)",
+    "ops.heartbeats_head": "Worker",
+    "ops.heartbeats_none": "Noch hat sich kein Worker gemeldet.",
+    "ops.stale_hint": "Rot markiert: kein Lebenszeichen seit mehr als {limit} s, oder beendet.",
+    "ops.col_worker": "Worker-ID",
+    "ops.col_host": "Rechner",
+    "ops.col_pid": "PID",
+    "ops.col_started": "gestartet",
+    "ops.col_beat": "letztes Lebenszeichen",
+    "ops.col_age": "Alter (s)",
+    "ops.col_state": "Zustand",
+    "ops.col_rounds": "Durchläufe",
+    "ops.col_result": "letzter Durchlauf",
+    "ops.col_counts": "Mails (letzter Durchlauf)",
+    "ops.state_live": "aktiv",
+    "ops.state_stale": "ohne Lebenszeichen",
+    "ops.state_stopped": "beendet",
+    "ops.backlog_head": "Postausgang",
+    "ops.metric_pending": "wartend",
+    "ops.metric_due": "fällig",
+    "ops.metric_oldest": "älteste wartende (min)",
+    "ops.metric_failed_mail": "Mails fehlgeschlagen",
+    "ops.metric_failed_webhooks": "Webhooks fehlgeschlagen",
+    "ops.failed_head": "Zustellfehler",
+    "ops.to_outbox": "Zum Postausgang",
+    "ops.to_webhooks": "Zu den Webhooks",
+    "ops.retention_head": "Löschlauf",
+    "ops.retention_none": "Noch kein Löschlauf.",
+    "ops.retention_last": "Letzter Löschlauf: gestartet {started}, {state}; {changed} Datensätze geändert oder gelöscht.",
+    "ops.retention_finished": "beendet {finished}",
+    "ops.retention_unfinished": "nicht beendet",
+    "ops.size_head": "Datenbank",
+    "ops.size": "Größe: {size} ({backend})",
+    "ops.refresh": "Aktualisieren",
+})
+
+STRINGS.update({
+    "backup.dialect_unsupported": "Datenbanktyp {dialect!r} wird für Sicherungen nicht unterstützt (nur SQLite und "
+    "PostgreSQL).",
+    "backup.sqlite_memory": "Eine SQLite-Datenbank im Arbeitsspeicher lässt sich nicht sichern oder wiederherstellen.",
+    "backup.no_database": "Keine Datenbank gefunden: {path}",
+    "backup.sqlite_failed": "Die SQLite-Sicherung ist fehlgeschlagen: {reason}",
+    "backup.tool_missing": "{tool} wurde nicht gefunden. Bitte den PostgreSQL-Client installieren (mindestens die "
+    "Version des Servers), z. B. `apt-get install postgresql-client`.",
+    "backup.tool_failed": "{tool} ist fehlgeschlagen: {reason}",
+    "backup.tool_too_old": "{tool} {version} ist älter als der Datenbankserver (Version {server}). Bitte einen "
+    "PostgreSQL-Client ab Version {server} installieren.",
+    "backup.db_unreachable": "Die Datenbank ist nicht erreichbar: {reason}",
+    "backup.output_dir_missing": "Das Zielverzeichnis gibt es nicht: {path}",
+    "backup.documents_missing": "{n} Dokumentdatei(en), auf die die Datenbank verweist, fehlen unter DATA_DIR/documents "
+    "({names}). Die Sicherung wurde nicht geschrieben.",
+    "backup.write_failed": "Die Sicherung {path} konnte nicht geschrieben werden: {reason}",
+    "backup.written": "Sicherung geschrieben: {path} ({size}, {dialect}, Revision {revision}, {cases} Fälle, "
+    "{documents} Dokumentdateien, {seconds:.1f} s)",
+    "restore.not_found": "Sicherungsdatei nicht gefunden: {path}",
+    "restore.corrupt": "Die Sicherungsdatei ist beschädigt oder unvollständig ({reason}). Es wurde nichts verändert.",
+    "restore.hash_mismatch": "Prüfsumme stimmt nicht: {name}. Die Sicherungsdatei ist beschädigt; es wurde nichts "
+    "verändert.",
+    "restore.format_version": "Die Sicherung hat das Format {version}, das diese Programmversion nicht kennt.",
+    "restore.cross_dialect": "Eine {backup}-Sicherung lässt sich nicht in eine {target}-Datenbank zurückspielen.",
+    "restore.unknown_revision": "Die Sicherung stammt von einer neueren Programmversion (Schema-Revision {revision} "
+    "unbekannt). Bitte zuerst das Programm aktualisieren.",
+    "restore.target_not_empty": "Die Zieldatenbank oder DATA_DIR/documents enthält bereits Daten. Zum Überschreiben "
+    "--force angeben.",
+    "restore.target_unreadable": "Die Zieldatenbank lässt sich nicht lesen: {reason}",
+    "restore.sqlite_in_use": "Die Datenbank {path} ist noch geöffnet. Bitte App und Worker beenden und erneut "
+    "versuchen.",
+    "restore.write_failed": "Die Wiederherstellung ist fehlgeschlagen: {reason}. Es wurde nichts verändert.",
+    "restore.done": "Wiederhergestellt: {dialect}, Revision {revision}{migrated}, {cases} Fälle, {documents} "
+    "Dokumentdateien ({seconds:.1f} s)",
+    "restore.migrated": ", migriert auf {head}",
+    "restore.migrate_failed": "Die Daten sind wiederhergestellt, aber die Migration auf den neuesten Stand ist "
+    "fehlgeschlagen: {reason}. Bitte `python -m core init-db` ausführen.",
+})
+
+STRINGS.update({
+    "nav.ops": "Betrieb",
+})

@@ -19,6 +19,7 @@ from core.i18n import label, t
 from core.permissions import Actor
 from core.settings import Settings
 from core.ui import cookies
+from core.ui.db_errors import DatabaseUnavailable
 from core.ui.resources import read_session, write_session
 from db.seed import DEMO_LOGINS
 from reports.qr import qr_png
@@ -48,7 +49,15 @@ class LoginGate:
         self.authenticator = _authenticator(settings)
 
     def actor(self) -> Actor | None:
-        """The logged-in actor: this tab's server session, else the live session behind a login cookie."""
+        """The logged-in actor: this tab's server session, else the live session behind a login cookie. While
+        the database is unreachable (e.g. PostgreSQL restarting) the run stops with t("db.unavailable")."""
+        try:
+            return self._actor()
+        except DatabaseUnavailable as exc:
+            st.error(str(exc))
+            st.stop()
+
+    def _actor(self) -> Actor | None:
         if st.session_state.pop(LOGOUT_KEY, False):
             _forget(self.authenticator, delete_cookie=True)
             return None

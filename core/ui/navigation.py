@@ -12,9 +12,8 @@ import streamlit as st
 from core.audit import log_access
 from core.i18n import t
 from core.permissions import Action, Actor, can
+from core.ui.activity import ACTOR_KEY, mark_refused
 from core.ui.resources import write_session
-
-ACTOR_KEY = "sp_actor"
 
 
 class Menu(StrEnum):
@@ -56,6 +55,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/admin_templates.py", "nav.templates", ":material/edit_note:", "templates",
              Action.MANAGE_TEMPLATES),
     PageSpec("pages/admin_outbox.py", "nav.outbox", ":material/outbox:", "outbox", Action.MANAGE_SETTINGS),
+    PageSpec("pages/admin_ops.py", "nav.ops", ":material/monitor_heart:", "betrieb", Action.VIEW_OPS),
     PageSpec("pages/admin_webhooks.py", "nav.webhooks", ":material/webhook:", "webhooks", Action.MANAGE_WEBHOOKS),
     PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS),
     PageSpec("pages/admin_chronicles.py", "nav.chronicles", ":material/history_edu:", "chronicles",
@@ -127,6 +127,7 @@ def guard(action: Action) -> Actor:
     if actor is not None:
         with write_session() as s:
             log_access(s, actor=actor, action="refused", object_type="page", object_ref=str(action))
+    mark_refused()
     st.error(t("app.refused"))
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises; keeps type checkers honest

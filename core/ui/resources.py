@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from core.ui.db_errors import database_errors
 from db.engine import make_engine, read_only, unit_of_work
 from db.migrate import upgrade_to_head
 from db.seed import ensure_demo_data
@@ -50,12 +51,12 @@ def _demo_ready(url: str, password: str) -> bool:
 @contextmanager
 def write_session() -> Iterator[Session]:
     """One user action: a write transaction committed at the end."""
-    with unit_of_work(engine()) as session:
+    with database_errors(), unit_of_work(engine()) as session:
         yield session
 
 
 @contextmanager
 def read_session() -> Iterator[Session]:
     """A read-only transaction."""
-    with read_only(engine()) as session:
+    with database_errors(), read_only(engine()) as session:
         yield session

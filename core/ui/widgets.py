@@ -14,14 +14,17 @@ from core.dashboard import CaseRow
 from core.errors import SchadenportalError
 from core.i18n import label, t
 from core.timeutil import format_dt
+from core.ui.activity import action_name, logged_action
 from core.ui.resources import write_session
 
 
-def act(action: Callable[[Session], object], success: str | Callable[[object], str], *, notice_key: str) -> None:
+def act(action: Callable[[Session], object], success: str | Callable[[object], str], *, notice_key: str,
+        name: str = "") -> None:
     """Run one user action as one transaction; show the German error, or remember the success message (a
-    text, or made from the action's result) and rerun."""
+    text, or made from the action's result) and rerun. Logged as one action line (core.ui.activity), named
+    `name` or after the service the action calls."""
     try:
-        with write_session() as s:
+        with logged_action(name or action_name(action)), write_session() as s:
             result = action(s)
     except SchadenportalError as exc:
         st.error(str(exc))

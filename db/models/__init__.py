@@ -13,6 +13,7 @@ from db.models.kpi import (
     KpiQueryFacts,
 )
 from db.models.messaging import OutboxMessage, Template, Webhook, WebhookDelivery
+from db.models.ops import WorkerHeartbeat
 from db.models.parties import (
     Assignment,
     Broker,
@@ -65,4 +66,5 @@ __all__ = [
     "UserSession",
     "Webhook",
     "WebhookDelivery",
+    "WorkerHeartbeat",
 ]

@@ -25,6 +25,7 @@ MARKER = {
     "access-log": "alog.title", "verify": "verify.title", "freigabe": "share.title",
     "kpis": "kpi.title",
     "search": "search.title",
+    "betrieb": "ops.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 

@@ -50,6 +50,7 @@ EXPECTED: dict[Action, set[Role]] = {
     A.MANAGE_SETTLEMENTS: {Role.ADMIN, Role.STAFF, Role.LAWYER},
     A.SEARCH_DOCUMENTS: {Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.BROKER},
     A.SHARE_DOCUMENT: {Role.ADMIN, Role.STAFF, Role.LAWYER},
+    A.VIEW_OPS: {Role.ADMIN},
 }
 
 
