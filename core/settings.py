@@ -59,6 +59,7 @@ class Settings:
     smtp: SmtpSettings
     webhooks_allow_private: bool = False  # webhook URLs to private/loopback addresses (demo: allowed)
     retention_months: int = 24  # personal data of closed/cancelled cases is erased this long after (§10)
+    trusted_proxy: bool = False  # behind nginx (deploy/): the client address is the proxy's X-Real-IP header
 
     @property
     def demo(self) -> bool:
@@ -128,6 +129,7 @@ class Settings:
             ),
             webhooks_allow_private=_flag("WEBHOOKS_ALLOW_PRIVATE",
                                          get("WEBHOOKS_ALLOW_PRIVATE", "true" if demo else "false")),
+            trusted_proxy=_flag("TRUSTED_PROXY", get("TRUSTED_PROXY", "false")),
         )
         settings.validate()
         return settings

@@ -34,7 +34,14 @@ cookies.install()
 
 
 def client_ip() -> str:
-    """The browser's address as Streamlit sees it ("" when unknown, e.g. under AppTest)."""
+    """The browser's address ("" when unknown, e.g. under AppTest): behind a trusted proxy (TRUSTED_PROXY, the
+    nginx of deploy/ sets X-Real-IP) the header's, otherwise the peer address Streamlit sees."""
+    from core.ui.resources import settings
+
+    if settings().trusted_proxy:
+        forwarded = (st.context.headers or {}).get("X-Real-IP", "")
+        if forwarded:
+            return forwarded.strip()[:64]
     value = getattr(st.context, "ip_address", None)
     return value if isinstance(value, str) else ""
 

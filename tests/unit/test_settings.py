@@ -74,3 +74,17 @@ def test_bad_number_is_refused(tmp_path):
 def test_secrets_do_not_show_in_repr(tmp_path):
     s = load(tmp_path, {})
     assert DEMO_COOKIE_KEY not in repr(s)
+
+
+def test_the_client_address_comes_from_x_real_ip_only_behind_a_trusted_proxy(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from core.ui import auth, resources
+
+    context = SimpleNamespace(headers={"X-Real-IP": "203.0.113.7"}, ip_address="127.0.0.1")
+    monkeypatch.setattr(auth.st, "context", context, raising=False)
+    for trusted, expected in ((False, "127.0.0.1"), (True, "203.0.113.7")):
+        loaded = load(tmp_path, {"TRUSTED_PROXY": "true" if trusted else "false"})
+        assert loaded.trusted_proxy is trusted
+        monkeypatch.setattr(resources, "settings", lambda s=loaded: s)
+        assert auth.client_ip() == expected
