@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -85,3 +86,32 @@ def settings(tmp_path, database_url) -> Settings:
         env={"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data"), "LOCKOUT_ATTEMPTS": "5"},
         secrets_path=tmp_path / "none.toml",
     )
+
+
+# --- the browser (one Chromium per test process, shared by tests/e2e, tests/deploy and tests/security) ------------
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail(f"Chromium not found at {executable}; tests/run.sh installs it from Debian")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    ctx.set_default_timeout(20_000)
+    yield ctx
+    ctx.close()

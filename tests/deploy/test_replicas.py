@@ -39,7 +39,7 @@ from core.ui import server
 from db.engine import make_engine
 from tests.conftest import _pg_admin, pg_url
 from tests.e2e.browser import login, settle, wait_for_login_cookie
-from tests.e2e.conftest import _free_port, _wait_healthy, browser  # noqa: F401  (browser: the Chromium fixture)
+from tests.e2e.conftest import _free_port, _wait_healthy
 from tests.factories import PASSWORD, make_broker, make_case, make_user
 
 pytestmark = pytest.mark.e2e
@@ -164,7 +164,7 @@ def _replica_of(page, base: str, access: Path, marker: str) -> int:
     return ports[0]
 
 
-def test_two_replicas_behind_nginx(pg_database, browser, tmp_path):  # noqa: F811
+def test_two_replicas_behind_nginx(pg_database, browser, tmp_path):
     engine = make_engine(pg_database)
     try:
         broker_id = make_broker(engine, "Büro Replika")

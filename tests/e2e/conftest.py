@@ -20,10 +20,6 @@ from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.seed import seed_demo
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PASSWORD = "demo1234"
 
 
@@ -88,22 +84,3 @@ def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60) -> Non
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        pytest.fail(f"Chromium not found at {executable}; tests/run.sh installs it from Debian")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
-    ctx.set_default_timeout(20_000)
-    yield ctx
-    ctx.close()

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from core.enums import OutboxStatus, Role
 from core.permissions import SYSTEM
 from db.engine import read_only
 from db.models import Assignment, Case, OutboxMessage, Partner
-from tests.e2e.conftest import CHROMIUM_FLAGS
+from tests.conftest import CHROMIUM_FLAGS
 from tests.load import sessions as sim
 from tests.load.stack import Stack, start_replicated, start_sqlite
 from tests.unit.test_upload_validation import make_pdf
@@ -202,9 +203,11 @@ def run(*, sessions: int, minutes: float, faults: list[str], sqlite: bool = Fals
         files.mkdir(exist_ok=True)
         (files / "Rechnung.pdf").write_bytes(make_pdf("Rechnung", "Frontscheibe"))
         (files / "Abtretung.pdf").write_bytes(make_pdf("Abtretungserklärung", "unterschrieben"))
-        result.seconds = asyncio.run(_drive(stack, logins, seconds=minutes * 60, faults=faults, stats=stats,
-                                            files=files, fault_log=result.faults,
-                                            checks=result.checks))
+        drive = _drive(stack, logins, seconds=minutes * 60, faults=faults, stats=stats, files=files,
+                       fault_log=result.faults, checks=result.checks)
+        # A thread of its own: under pytest the e2e tests' sync Playwright may hold this thread's event loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            result.seconds = pool.submit(asyncio.run, drive).result()
         check(stack, result, mails=not sqlite)
         if sqlite:
             log = (stack.data_dir / "app.log").read_text()
