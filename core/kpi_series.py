@@ -45,8 +45,10 @@ def weekly(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | Non
     return _week_rows(session, flt, split, sums, _pending_by_week(session, flt, at or now()))
 
 
-def _week_rows(session: Session, flt: KpiFilter, split, sums: dict[date, dict], pending: dict[date, int]):
-    t, q = ranked_by_week(session, "t", flt, split), ranked_by_week(session, "q", flt, split)
+def _week_rows(session: Session, flt: KpiFilter, split, sums: dict[date, dict], pending: dict[date, int],
+               counted: dict[str, dict] | None = None):
+    counted = counted if counted is not None else {"t": {}, "q": {}}
+    t, q = (ranked_by_week(session, m, flt, split, counted[m]) for m in ("t", "q"))
     none = Ranked.of([])
     rows = []
     week = flt.date_from - timedelta(days=flt.date_from.weekday())
@@ -220,11 +222,12 @@ def dashboard(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | 
         insurers.setdefault(insurer_id, []).append(sums)
     totals = add_sums(grouped.values())
     pending = _pending_by_week(session, flt, at)
-    throughput, queries = ranked(session, "t", flt, split), ranked(session, "q", flt, split)
+    counted: dict[str, dict] = {"t": {}, "q": {}}  # weekly bucket counts from the facts rows, reused for the period
+    week_rows = _week_rows(session, flt, split, {w: add_sums(v) for w, v in weeks.items()}, pending, counted)
+    throughput, queries = (ranked(session, m, flt, split, counted[m] or None) for m in ("t", "q"))
     current = figures(totals, pending=sum(pending.values()), throughput=throughput, queries=queries)
     return Dashboard(
         flt=flt, current=current, previous=compute_kpis(session, actor=actor, flt=flt.previous(), at=at),
-        weeks=_week_rows(session, flt, split, {w: add_sums(v) for w, v in weeks.items()}, pending),
-        insurers=_insurer_rows(session, {i: add_sums(v) for i, v in insurers.items()}),
+        weeks=week_rows, insurers=_insurer_rows(session, {i: add_sums(v) for i, v in insurers.items()}),
         stages=_stage_rows(totals), histogram=_histogram(throughput), fairness=fairness(session, actor=actor, flt=flt),
     )

@@ -9,6 +9,7 @@ its edges; medians and the p90 read their rank from the hour buckets and only th
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -269,13 +270,20 @@ def _stored(metric: str, key: tuple[str, str], split: PeriodSplit) -> list:
     return [b.metric == metric, b.dim == key[0], b.value == key[1], b.week >= split.weeks[0], b.week < split.weeks[1]]
 
 
-def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> Ranked:
-    """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank."""
+def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit,
+           by_week: dict[date, dict[int, int]] | None = None) -> Ranked:
+    """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank.
+    `by_week`: the scope's bucket counts per week, if ranked_by_week already counted them from the facts rows."""
     m = _metric(metric)
     key = _stored_key(flt, split)
     if key is None:  # bucket counts by the database from the facts rows, then one bucket's values
         where = m.scope(flt, split)
-        counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
+        if by_week is None:
+            counts = dict(session.execute(m.select(m.bucket, func.count()).where(*where).group_by(m.bucket)).all())
+        else:
+            counts = Counter()
+            for buckets in by_week.values():
+                counts.update(buckets)
         return Ranked(counts, lambda bucket: list(session.scalars(m.select(m.value).where(m.bucket == bucket, *where))))
     dims = dims_where(m.model, flt)
     b = KpiBucket
@@ -310,7 +318,8 @@ def _stored_spans(session: Session, metric: str, key: tuple[str, str], split: Pe
     return [(week, total, spans) for week, (total, spans) in out.items()]
 
 
-def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit) -> dict[date, Ranked]:
+def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit,
+                   counted: dict[date, dict[int, int]] | None = None) -> dict[date, Ranked]:
     """The metric's values in scope per week (Monday) of receipt, readable by rank; the values the medians and
     p90s need are read with one statement for all weeks. Whole weeks come from kpi_buckets where it holds the
     scope (no filter, or one), the others (edge days, two or more filters) from the facts rows."""
@@ -325,6 +334,8 @@ def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodS
         for week, bucket, n in session.execute(
                 m.select(m.week, m.bucket, func.count()).where(*where).group_by(m.week, m.bucket)):
             per_week.setdefault(week, {})[bucket] = n
+        if counted is not None and key is None:  # every week from the facts rows: ranked() can reuse the counts
+            counted.update(per_week)
         for week, buckets in per_week.items():
             out[week] = Ranked(buckets, lambda bucket, w=week: list(session.scalars(
                 m.select(m.value).where(m.week == w, m.bucket == bucket, *where))))

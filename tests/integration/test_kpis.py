@@ -300,6 +300,9 @@ def test_every_week_follows_the_definition_with_no_one_or_two_filters(demo, dims
     with unit_of_work(demo) as s:
         rows = kpi_series.weekly(s, actor=MANAGER, flt=flt, at=AT)
         assert sum(r.figures["cases"] for r in rows) > 0
+        board = kpi_series.dashboard(s, actor=MANAGER, flt=flt, at=AT)  # reuses the weekly counts for the period
+        assert board.weeks == rows
+        assert_same(board.current, reference(s, flt, AT))
         for row in rows:
             days = KpiFilter(max(row.week, flt.date_from), min(row.week + timedelta(days=7), flt.date_to), **dims)
             assert_same(row.figures, reference(s, days, AT))
