@@ -226,6 +226,7 @@ NOT_SERVICE_GATED = {
     A.VIEW_AUDIT_LOG: "tests of core/access_log.py and core/chain_check.py",
     A.SHARE_DOCUMENT: "tests of core/share_links.py",
     A.SEARCH_DOCUMENTS: "tests of core/search.py",
+    A.VIEW_OPS: "core.health.ops_overview (reads with its own engine): tests/integration/test_health.py, page matrix",
     A.SUBMIT_INVOICE: "download_declaration above; submit_invoice in tests/integration/test_orders.py",
 }
 
