@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from datetime import date
+from pathlib import Path
 
 from core.enums import DamageType, PartnerKind, Role
 from core.errors import SchadenportalError
@@ -117,6 +118,17 @@ def cmd_kpis(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _write_atomically(target: Path, data: bytes, *, failed: str) -> None:
+    """Write the file under a temporary name and rename it: no half file at `target`; `failed` is the message key."""
+    part = target.with_name(target.name + ".part")
+    try:
+        part.write_bytes(data)
+        part.replace(target)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise SchadenportalError(t(failed, path=target, reason=exc.strerror)) from exc
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Send due mails (retries with backoff); --once: what is due now, then exit; else until Ctrl-C/SIGTERM."""
     from core.logs import configure_logging
@@ -220,13 +232,7 @@ def cmd_chronicle(args: argparse.Namespace, settings: Settings) -> int:
         with unit_of_work(engine) as session:  # the export is logged only if the file was written
             pdf = case_chronicle(session, actor=SYSTEM, number=args.number)
             if pdf is not None:
-                part = target.with_name(target.name + ".part")
-                try:
-                    part.write_bytes(pdf)
-                    part.replace(target)
-                except OSError as exc:
-                    part.unlink(missing_ok=True)
-                    raise SchadenportalError(t("chron.cli_write_failed", path=target, reason=exc.strerror)) from exc
+                _write_atomically(target, pdf, failed="chron.cli_write_failed")
     finally:
         engine.dispose()
     if pdf is None:
@@ -305,13 +311,7 @@ def cmd_export_subject(args: argparse.Namespace, settings: Settings) -> int:
             export = subject_export(session, actor=SYSTEM, email=args.email,
                                     reason=args.reason or t("subject.cli_default_reason"))
             data = export.to_json() if fmt == "json" else export_pdf(export)
-            part = target.with_name(target.name + ".part")
-            try:
-                part.write_bytes(data)
-                part.replace(target)
-            except OSError as exc:
-                part.unlink(missing_ok=True)
-                raise SchadenportalError(t("subject.cli_write_failed", path=target, reason=exc.strerror)) from exc
+            _write_atomically(target, data, failed="subject.cli_write_failed")
     finally:
         engine.dispose()
     print(t("subject.cli_written", path=target, persons=export.persons, cases=export.cases))
