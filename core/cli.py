@@ -148,6 +148,28 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_fetch_mail(args: argparse.Namespace, settings: Settings) -> int:
+    """One poll of the insurer mailbox now (IMAP_* settings): file each new message or hold it for staff."""
+    from core.imap_fetch import fetch_mail
+
+    if not settings.imap.configured:
+        print(t("inmail.cli_not_configured"), file=sys.stderr)
+        return 2
+    import imaplib
+
+    engine = _engine(settings)
+    try:
+        report = fetch_mail(engine, settings=settings)
+    except (OSError, imaplib.IMAP4.error) as exc:  # server down, refused login, TLS: said plainly, no traceback
+        print(t("inmail.cli_failed", reason=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(t("inmail.cli_report", fetched=report.fetched, filed=report.filed, unassigned=report.unassigned,
+            duplicates=report.duplicates, failed=report.failed))
+    return 1 if report.failed else 0
+
+
 def _start_worker(settings: Settings, stop: threading.Event) -> threading.Thread | None:
     """The worker in a daemon thread with its own engine, beside the app (ends when `stop` is set). None, and
     a log line saying why, when a separate worker already holds this SQLite database's worker lock."""
@@ -188,6 +210,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     engine.dispose()
     stop = threading.Event()
     worker = None if args.no_worker else _start_worker(settings, stop)
+    api = None if args.no_api else _start_api(args.api_port)
     health_engine, health = make_engine(settings.database_url, pool_size=1), None
     if args.health_port:
         try:
@@ -198,11 +221,57 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return subprocess.call(server.command("--server.port", str(args.port)), cwd=ROOT, env=os.environ.copy())
     finally:
         stop.set()
+        _stop_api(api)
         if health is not None:
             health.shutdown()
         health_engine.dispose()
         if worker is not None:
             worker.join(timeout=10)
+
+
+def _start_api(port: int) -> subprocess.Popen | None:
+    """The REST API beside the app, as its own process (`api`); if it cannot start, the app runs without it."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", "core", "api", "--port", str(port)], cwd=ROOT,
+                                env=os.environ.copy())
+    except OSError as exc:
+        logging.getLogger("api").error("%s", t("api.serve_failed", port=port, error=exc))
+        return None
+
+
+def _stop_api(api: subprocess.Popen | None) -> None:
+    if api is None or api.poll() is not None:
+        return
+    api.terminate()
+    try:
+        api.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        api.kill()
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the REST API (api/, FastAPI with uvicorn) on --host/--port; migrates first. A port that is taken
+    is logged and ends the command with exit code 1."""
+    import uvicorn
+
+    from api.app import create_app
+    from core.logs import configure_logging
+
+    configure_logging()
+    engine = _engine(settings)
+    try:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host=args.host, port=args.port,
+                                               log_level="info", access_log=False, proxy_headers=False))
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits (code 3) when it cannot bind
+            server.started = False
+        if not server.started:  # e.g. the port is taken: uvicorn has logged why
+            logging.getLogger("api").error("%s", t("api.serve_failed", port=args.port, error="bind"))
+            return 1
+        return 0
+    finally:
+        engine.dispose()
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
@@ -414,7 +483,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--health-port", type=int, default=int(os.environ.get("HEALTH_PORT") or 8502), metavar="PORT",
                    help="Health-Endpunkt http://127.0.0.1:PORT/health (JSON, 200/503); 0 = aus (Standard: HEALTH_PORT "
                    "oder 8502)")
+    p.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT") or 8503), metavar="PORT",
+                   help="Port der REST-API, die neben der App startet (Standard: API_PORT oder 8503)")
+    p.add_argument("--no-api", action="store_true", help="die REST-API nicht mitstarten")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("api", help="REST-API für Vermittler-Systeme starten (FastAPI; OpenAPI unter /docs)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("API_PORT") or 8503))
+    p.add_argument("--host", default=os.environ.get("API_HOST") or "127.0.0.1",
+                   help="Adresse (Standard: API_HOST oder 127.0.0.1; hinter nginx bleibt es dabei)")
+    p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("health", help="Betriebszustand als JSON prüfen (Datenbank, Migrationen, Worker, Postausgang, "
                        "Zustellfehler); Exit-Code 0 gesund, 1 nicht")
@@ -426,6 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=5.0, metavar="SEKUNDEN",
                    help="Wartezeit zwischen zwei Durchläufen (Standard: 5)")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("fetch-mail", help="Postfach der Versicherungen einmal abrufen (IMAP_*): Mails den Fällen "
+                       "zuordnen oder im Posteingang für das Team ablegen")
+    p.set_defaults(func=cmd_fetch_mail)
 
     p = sub.add_parser("chronicle", help="Fallchronik eines Falls als PDF schreiben")
     p.add_argument("number", metavar="CASE_NUMBER", help="Fallnummer, z. B. SP-2026-000123")

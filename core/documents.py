@@ -111,9 +111,10 @@ def documents_dir(settings: Settings) -> Path:
     return settings.data_dir / "documents"
 
 
-def _store_encrypted(session: Session, *, settings: Settings, data: bytes) -> str:
-    """Encrypt and write the bytes under a generated name, tracked by the session's transaction."""
-    folder = documents_dir(settings)
+def store_encrypted(session: Session, *, settings: Settings, data: bytes, folder: Path | None = None) -> str:
+    """Encrypt and write the bytes under a generated name in `folder` (default: the documents folder), tracked by
+    the session's transaction (deleted again if it does not commit)."""
+    folder = folder or documents_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     token = fernet(settings.encryption_key).encrypt(data)
     stored_name = secrets.token_hex(16) + ".bin"
@@ -220,7 +221,7 @@ def upload_document(
                           .order_by(DocumentVersion.version.desc()).limit(1))
     version = DocumentVersion(
         document_id=document.id, version=(last or 0) + 1,
-        stored_name=_store_encrypted(session, settings=settings, data=data), original_name=detected.original_name,
+        stored_name=store_encrypted(session, settings=settings, data=data), original_name=detected.original_name,
         mime=detected.mime, size=detected.size, sha256=hashlib.sha256(data).hexdigest(), text=detected.text,
         extraction_status=detected.extraction, uploaded_by_id=actor.user_id, uploaded_at=now(),
     )
@@ -296,9 +297,9 @@ def download_document(session: Session, *, actor: Actor, settings: Settings, ver
     return DownloadedFile(filename=display_name(version.original_name, version.mime), mime=version.mime, data=data)
 
 
-def stored_file(settings: Settings, *, stored_name: str, sha256: str) -> bytes:
-    """The decrypted bytes of a stored version, checked against its checksum (for the worker's OCR step)."""
-    data = _read_decrypted(settings, stored_name)
+def stored_file(settings: Settings, *, stored_name: str, sha256: str, folder: Path | None = None) -> bytes:
+    """The decrypted bytes of a stored file (default: a document version's), checked against its checksum."""
+    data = _read_decrypted(settings, stored_name, folder)
     if hashlib.sha256(data).hexdigest() != sha256:
         raise DocumentUnavailable(t("doc.corrupt"))
     return data
@@ -312,11 +313,11 @@ def _downloadable_kinds(actor: Actor, case: Case) -> frozenset[DocumentKind]:
     return frozenset()
 
 
-def _read_decrypted(settings: Settings, stored_name: str) -> bytes:
-    if not _STORED_NAME.match(stored_name):
+def _read_decrypted(settings: Settings, stored_name: str, folder: Path | None = None) -> bytes:
+    if not _STORED_NAME.match(stored_name or ""):
         raise DocumentUnavailable(t("doc.corrupt"))
     try:
-        token = (documents_dir(settings) / stored_name).read_bytes()
+        token = ((folder or documents_dir(settings)) / stored_name).read_bytes()
     except FileNotFoundError:
         raise DocumentUnavailable(t("doc.missing")) from None
     try:

@@ -98,7 +98,8 @@ def validate_intake(form: IntakeForm, *, today: date) -> NewCase:
     if form.damage_type not in DamageType._value2member_map_:
         errors["damage_type"] = t("intake.damage_type_required")
     insurer = check("insurer", validation.required_text, form.insurer, label=t("field.insurer"))
-    last = check("client_last_name", validation.required_text, form.client_last_name, label=t("intake.last_name"))
+    last = check("client_last_name", validation.required_text, form.client_last_name, label=t("intake.last_name"),
+                 max_len=100)
     postal = check("client_postal_code", validation.postal_code, form.client_postal_code)
     email = check("client_email", validation.email, form.client_email)
     plate = check("plate", validation.plate, form.plate)
@@ -109,12 +110,18 @@ def validate_intake(form: IntakeForm, *, today: date) -> NewCase:
         errors.setdefault("client_email", t("intake.contact_required"))
     if form.legal_basis not in LegalBasis._value2member_map_:
         errors["legal_basis"] = t("intake.legal_basis_required")
-    for name, value, limit in (("incident_description", form.incident_description, 5000),
+    for name, value, limit in (("incident_description", form.incident_description, 5000),  # the column sizes
                                ("policy_number", form.policy_number, 50),
                                ("insurer_claim_number", form.insurer_claim_number, 50),
-                               ("client_phone", form.client_phone, 50)):
+                               ("client_phone", form.client_phone, 50),
+                               ("client_first_name", form.client_first_name, 100),
+                               ("client_street", form.client_street, 200),
+                               ("client_city", form.client_city, 100)):
         if len(value.strip()) > limit:
             errors[name] = t("intake.too_long", max=limit)
+    for name, value in vars(form).items():  # PostgreSQL cannot store a NUL character in text
+        if isinstance(value, str) and "\x00" in value:
+            errors.setdefault(name, t("intake.control_character"))
     if errors:
         raise FieldErrors(errors)
     return NewCase(

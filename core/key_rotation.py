@@ -1,7 +1,8 @@
 """Key rotation (`python -m core rotate-key`): re-encrypt everything under ENCRYPTION_KEY_PREVIOUS with ENCRYPTION_KEY.
 
-What is encrypted with the Fernet key ring: the document files under `DATA_DIR/documents` and the database values
-in ENCRYPTED_COLUMNS (TOTP secrets, webhook secrets). The run is safe to interrupt at any point (even `kill -9`)
+What is encrypted with the Fernet key ring: the document files under `DATA_DIR/documents`, the attachments of
+held insurer mail under `DATA_DIR/inbound` and the database values in ENCRYPTED_COLUMNS (TOTP secrets, webhook
+secrets). The run is safe to interrupt at any point (even `kill -9`)
 and to repeat:
 
 - the app reads with the whole ring (core.crypto), so every item stays readable whether it is rotated yet or not;
@@ -39,6 +40,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type, str], ...] = ((User, "totp_secret_enc"), (W
 TEMP_SUFFIX = ".rotating"
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}\.bin$")  # the names core.documents generates
 _DIR_SYNC_EVERY = 200  # the directory is fsynced after this many replaced files and at the end
+FOLDERS = ("documents", "inbound")  # under DATA_DIR: document versions, attachments of held insurer mail
 
 
 class KeyRotationError(SchadenportalError):
@@ -109,31 +111,32 @@ def rotate_encryption_key(
 
     `on_file(done, total)` is called after each file that needed work (for progress output)."""
     ring = _Ring.of(settings)
-    folder = settings.data_dir / "documents"
+    folders = [settings.data_dir / name for name in FOLDERS]
     report = RotationReport(dry_run=dry_run)
 
-    names = _stored_names(folder)
-    pending = _check_files(folder, names, ring, report)
+    names = {folder: _stored_names(folder) for folder in folders}
+    pending = {folder: _check_files(folder, names[folder], ring, report) for folder in folders}
     pending_values = _check_values(engine, ring, report)
     if report.unreadable:
         raise KeyRotationError(_unreadable_message(report.unreadable))
     if dry_run:
-        report.files_rotated, report.values_rotated = len(pending), pending_values
+        report.files_rotated, report.values_rotated = sum(map(len, pending.values())), pending_values
         return report
 
-    report.temp_files_removed = _remove_temp_files(folder)
+    report.temp_files_removed = sum(_remove_temp_files(folder) for folder in folders)
     report.values_rotated = _rotate_values(engine, ring)
-    _rotate_files(folder, pending, ring, report, on_file)
-    seen = set(names)
-    while True:  # files written meanwhile by an app that still encrypted with the old key
-        new_names = [name for name in _stored_names(folder) if name not in seen]
-        if not new_names:
-            break
-        seen.update(new_names)
-        late = _check_files(folder, new_names, ring, report)
-        if report.unreadable:
-            raise KeyRotationError(_unreadable_message(report.unreadable))
-        _rotate_files(folder, late, ring, report, on_file)
+    for folder in folders:
+        _rotate_files(folder, pending[folder], ring, report, on_file)
+        seen = set(names[folder])
+        while True:  # files written meanwhile by an app that still encrypted with the old key
+            new_names = [name for name in _stored_names(folder) if name not in seen]
+            if not new_names:
+                break
+            seen.update(new_names)
+            late = _check_files(folder, new_names, ring, report)
+            if report.unreadable:
+                raise KeyRotationError(_unreadable_message(report.unreadable))
+            _rotate_files(folder, late, ring, report, on_file)
     return report
 
 
@@ -173,7 +176,7 @@ def _check_files(folder: Path, names: list[str], ring: _Ring, report: RotationRe
         if state == "previous":
             pending.append(name)
         elif state == "unreadable":
-            report.unreadable.append(f"documents/{name}")
+            report.unreadable.append(f"{folder.name}/{name}")
     return pending
 
 

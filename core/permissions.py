@@ -54,6 +54,8 @@ class Action(StrEnum):
     SEARCH_DOCUMENTS = "search_documents"  # full-text search over the documents within the own scope (§9)
     SHARE_DOCUMENT = "share_document"  # secure share links to a document version (§9)
     VIEW_OPS = "view_ops"  # the Betrieb page: health checks, workers, backlog, failed deliveries
+    HANDLE_INBOUND_MAIL = "handle_inbound_mail"  # the Posteingang: assign or dismiss held insurer mail
+    USE_API = "use_api"  # hold API keys and call the REST API (api/) with them
 
 
 _BASE = frozenset({Action.VIEW_START, Action.VIEW_ACCOUNT})
@@ -63,7 +65,7 @@ _CASE_WORK = frozenset(
         Action.WORK_TASKS, Action.WRITE_NOTE, Action.WRITE_TECHNICAL_NOTE, Action.SEND_CLAIM_LETTER,
         Action.RECORD_PAYMENT, Action.OVERRIDE_ASSIGNMENT, Action.UPLOAD_DOCUMENT, Action.DOWNLOAD_DOCUMENT,
         Action.DOWNLOAD_REPORT, Action.EXPORT_DATA, Action.EXPORT_CHRONICLE, Action.SUBMIT_INVOICE,
-        Action.MANAGE_SETTLEMENTS, Action.SHARE_DOCUMENT, Action.SEARCH_DOCUMENTS,
+        Action.MANAGE_SETTLEMENTS, Action.SHARE_DOCUMENT, Action.SEARCH_DOCUMENTS, Action.HANDLE_INBOUND_MAIL,
     }
 )
 
@@ -71,7 +73,7 @@ GRANTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _BASE | _CASE_WORK | {
         Action.VIEW_LEGAL_NOTES, Action.VIEW_KPIS, Action.MANAGE_USERS, Action.MANAGE_PARTNERS,
         Action.MANAGE_TEMPLATES, Action.MANAGE_SETTINGS, Action.MANAGE_WEBHOOKS, Action.VIEW_AUDIT_LOG,
-        Action.GDPR, Action.IMPORT_CASES, Action.SET_LEGAL_HOLD, Action.VIEW_OPS,
+        Action.GDPR, Action.IMPORT_CASES, Action.SET_LEGAL_HOLD, Action.VIEW_OPS, Action.USE_API,
     },
     Role.MANAGER: _BASE | {
         Action.VIEW_CASE, Action.LIST_CASES, Action.VIEW_KPIS, Action.EXPORT_DATA, Action.DOWNLOAD_DOCUMENT,
@@ -85,7 +87,7 @@ GRANTS: dict[Role, frozenset[Action]] = {
         Action.VIEW_OWN_SETTLEMENTS, Action.SEARCH_DOCUMENTS,
     },
     Role.BROKER: _BASE | {Action.VIEW_CASE, Action.SUBMIT_CASE, Action.DOWNLOAD_REPORT, Action.UPLOAD_DOCUMENT,
-                          Action.SEARCH_DOCUMENTS},
+                          Action.SEARCH_DOCUMENTS, Action.USE_API},
     Role.CLIENT: frozenset({Action.VIEW_CASE, Action.UPLOAD_DOCUMENT}),
 }
 

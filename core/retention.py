@@ -66,6 +66,7 @@ from db.models import (
     CaseEvent,
     Document,
     DocumentVersion,
+    InboundMail,
     InsurerQuery,
     Invoice,
     Note,
@@ -436,6 +437,8 @@ def _erase_case(session: Session, case: Case, *, keep: tuple[int, ...], person: 
     session.execute(delete(OutboxMessage).where(OutboxMessage.case_id == case.id))
     session.execute(update(Task).where(Task.case_id == case.id).values(title=""))
     session.execute(update(InsurerQuery).where(InsurerQuery.case_id == case.id).values(subject=""))
+    session.execute(update(InboundMail).where(InboundMail.case_id == case.id).values(  # the key stays: filed once
+        message_id="", sender="", sender_name="", subject="", body_excerpt="", matched_numbers=[], rejected=[]))
     session.execute(update(SurveyAnswer).where(SurveyAnswer.case_id == case.id).values(comment=""))
     session.execute(update(Assignment).where(Assignment.case_id == case.id).values(decline_reason=""))
     session.execute(update(Assignment).where(Assignment.case_id == case.id, Assignment.origin == AssignmentOrigin.OVERRIDE)

@@ -40,6 +40,22 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """The insurer mailbox the worker polls (core.imap_fetch); empty host: not polled."""
+
+    host: str = ""
+    port: int = 993
+    security: str = "ssl"  # none, starttls, ssl
+    user: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str
     data_dir: Path
@@ -60,6 +76,9 @@ class Settings:
     webhooks_allow_private: bool = False  # webhook URLs to private/loopback addresses (demo: allowed)
     retention_months: int = 24  # personal data of closed/cancelled cases is erased this long after (§10)
     trusted_proxy: bool = False  # behind nginx (deploy/): the client address is the proxy's X-Real-IP header
+    imap: ImapSettings = field(default_factory=ImapSettings)  # inbound insurer mail (IMAP_*)
+    api_rate_limit_per_minute: int = 60  # REST API: requests per key and minute (counted in the database)
+    api_port: int = 8503  # REST API port started by `serve` beside the app (`api` takes --port)
 
     @property
     def demo(self) -> bool:
@@ -130,6 +149,16 @@ class Settings:
             webhooks_allow_private=_flag("WEBHOOKS_ALLOW_PRIVATE",
                                          get("WEBHOOKS_ALLOW_PRIVATE", "true" if demo else "false")),
             trusted_proxy=_flag("TRUSTED_PROXY", get("TRUSTED_PROXY", "false")),
+            imap=ImapSettings(
+                host=get("IMAP_HOST"),
+                port=get_int("IMAP_PORT", 993),
+                security=get("IMAP_SECURITY", "ssl").lower(),
+                user=get("IMAP_USER"),
+                password=get("IMAP_PASSWORD"),
+                folder=get("IMAP_FOLDER", "INBOX"),
+            ),
+            api_rate_limit_per_minute=get_int("API_RATE_LIMIT_PER_MINUTE", 60),
+            api_port=get_int("API_PORT", 8503),
         )
         settings.validate()
         return settings
@@ -140,8 +169,12 @@ class Settings:
             raise ConfigurationError("APPRAISER_COMMISSION_BP must be between 0 and 10000 (basis points)")
         if not 1 <= self.retention_months <= 1200:
             raise ConfigurationError("RETENTION_MONTHS must be between 1 and 1200 (months after closing)")
+        if not 1 <= self.api_rate_limit_per_minute <= 1_000_000:
+            raise ConfigurationError("API_RATE_LIMIT_PER_MINUTE must be between 1 and 1000000")
         if self.smtp.security not in ("none", "starttls", "ssl"):
             raise ConfigurationError("SMTP_SECURITY must be none, starttls or ssl")
+        if self.imap.security not in ("none", "starttls", "ssl"):
+            raise ConfigurationError("IMAP_SECURITY must be none, starttls or ssl")
         for key in self.encryption_keys_previous:
             if not _is_fernet_key(key):
                 raise ConfigurationError("ENCRYPTION_KEY_PREVIOUS must be Fernet keys (32 url-safe base64 bytes), "

@@ -1,5 +1,6 @@
 """The background worker (§8): each round sends the mail outbox, delivers webhooks, queues reminders and
-digests, and recognises the text of scanned documents (see `_tick`). `python -m core worker` runs it; `python -m core serve` runs it in a thread.
+digests, files insurer mail fetched over IMAP (when configured), and recognises the text of scanned documents
+(see `_tick`). `python -m core worker` runs it; `python -m core serve` runs it in a thread.
 
 Mails are worked off with the claim/lease protocol of core.jobs (pending -> sending -> sent | pending again |
 failed), the lease held by this worker's id in `claimed_by`. A send is bounded by the SMTP timeout, far below
@@ -175,6 +176,10 @@ def _tick(engine: Engine, settings: Settings, *, transport: Transport, worker_id
     _guarded("reminders", _in_transaction(engine, queue_due_reminders))  # queued now, sent in the next round
     _guarded("digests", _in_transaction(engine, send_daily_digests))
     _guarded("management report", _in_transaction(engine, queue_monthly_reports))  # last month's, from the 1st
+    if settings.imap.configured:  # insurer mail: filed into its case or held for staff (core.imap_fetch)
+        from core.imap_fetch import fetch_mail
+
+        _guarded("inbound mail", lambda: fetch_mail(engine, settings=settings))
     _guarded("retention purge", lambda: purge_if_due(engine, settings=settings))  # once per Berlin day
     _guarded("text recognition", lambda: recognise_pending(engine, settings=settings))  # OCR, last: slowest
     return total

@@ -48,6 +48,7 @@ def values_from(args: argparse.Namespace) -> dict[str, str]:
         "TLS_CERTIFICATE_KEY": args.key,
         "CLIENT_MAX_BODY_SIZE": f"{args.upload_max_mb + 1}m",
         "ACCESS_LOG": args.access_log,
+        "API_UPSTREAM": args.api,
     }
 
 
@@ -55,6 +56,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--replicas", required=True, help="ports of the app replicas, comma-separated (8501,8502)")
     p.add_argument("--replica-host", default="127.0.0.1", help="where the replicas listen (default 127.0.0.1)")
+    p.add_argument("--api", default="127.0.0.1:8503",
+                   help="host:port of the REST API (python -m core api; default 127.0.0.1:8503)")
     p.add_argument("--server-name", required=True, help="host name of the portal (nginx server_name)")
     p.add_argument("--base-url", required=True, help="BASE_URL of the app, https://…")
     p.add_argument("--cert", required=True, help="TLS certificate chain (PEM)")

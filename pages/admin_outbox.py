@@ -42,7 +42,8 @@ with write_session() as s:  # the list is logged: mails hold personal data
     rows = outbox_admin.list_outbox(s, actor=actor, status=status)
 
 if not rows:
-    st.info(t("outbox.none"))
+    next_step = t("empty.outbox_none_next") if status is None else t("empty.outbox_filtered_next")
+    st.info(f"{t('outbox.none')} {next_step}")
 else:
     st.dataframe(
         [

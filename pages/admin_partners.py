@@ -46,7 +46,7 @@ def partner_status(p: partner_admin.PartnerRow) -> str:
 tab_apps, tab_partners = st.tabs([t("padmin.tab_applications"), t("padmin.tab_partners")])
 with tab_apps:
     if not pending:
-        st.info(t("padmin.no_pending"))
+        st.info(f"{t('padmin.no_pending')} {t('empty.applications_next')}")
     else:
         by_id = {a.id: a for a in pending}
         app_id = st.selectbox(t("padmin.select_application"), list(by_id),
@@ -75,6 +75,8 @@ with tab_apps:
         ], hide_index=True, width="stretch")
 
 with tab_partners:
+    if not partners:
+        st.info(t("empty.partners"))
     st.dataframe([
         {t("apply.business_name"): p.name, t("apply.kind"): label(p.kind), t("apply.regions"): p.regions,
          t("apply.city"): p.city, t("apply.email"): p.email,

@@ -35,7 +35,7 @@ hits = st.session_state.get(HITS)
 if hits is None:
     st.stop()
 if not hits:
-    st.info(t("subject.no_hits"))
+    st.info(f"{t('subject.no_hits')} {t('empty.subjects_next')}")
     st.stop()
 st.caption(t("subject.hits", n=len(hits), max=subject_rights.MAX_HITS))
 st.dataframe(

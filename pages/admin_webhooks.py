@@ -44,7 +44,7 @@ if hooks:
         width="stretch",
     )
 else:
-    st.info(t("webhooks.none"))
+    st.info(f"{t('webhooks.none')} {t('empty.webhooks_next')}")
 
 
 def created(hook, generated: bool) -> str:
@@ -97,4 +97,4 @@ if deliveries:
         width="stretch",
     )
 else:
-    st.caption(t("webhooks.log_empty"))
+    st.caption(f"{t('webhooks.log_empty')} {t('empty.webhook_log_next')}")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import casework
 from core.i18n import label, t
-from core.permissions import Action
+from core.permissions import Action, can
 from core.ui import case_sections as sections
 from core.ui.chronicle_button import chronicle_download
 from core.ui.claim_letter_section import claim_letter
@@ -22,7 +22,14 @@ with st.form("case_lookup", border=False):
         st.query_params["nr"] = entered.strip().upper()
         st.session_state.pop("doc_file", None)
         st.rerun()
-if not number:
+if not number:  # where the reader's cases are listed
+    st.info(t("empty.case_start"))
+    for action, path, key, icon in ((Action.LIST_CASES, "pages/staff_board.py", "nav.board", ":material/table_view:"),
+                                    (Action.VIEW_OWN_ORDERS, "pages/partner_orders.py", "nav.orders",
+                                     ":material/assignment:"),
+                                    (Action.SUBMIT_CASE, "pages/home.py", "home.my_cases", ":material/home:")):
+        if can(actor, action):
+            st.page_link(path, label=t(key), icon=icon)
     st.stop()
 
 with write_session() as s:  # the view is written to the access log

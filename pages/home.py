@@ -6,7 +6,7 @@ from core import assignment, dashboard, tasks
 from core.enums import Role
 from core.i18n import label, t
 from core.money import format_eur
-from core.permissions import Action
+from core.permissions import Action, can
 from core.timeutil import format_dt, now
 from core.ui.navigation import guard
 from core.ui.resources import read_session
@@ -51,6 +51,8 @@ def back_office() -> None:
     cols[-1].metric(t("home.overdue"), overview.overdue)
     st.subheader(t("home.deadlines"))
     case_table(overview.urgent, empty=t("home.no_open_cases"))
+    if not overview.urgent and can(actor, Action.CREATE_CASE):
+        st.page_link("pages/staff_intake.py", label=t("empty.intake_link"), icon=":material/note_add:")
 
 
 def manager() -> None:
@@ -87,14 +89,18 @@ def partner() -> None:
     c1, c2 = st.columns(2)
     c1.metric(t("home.quota_own", week=quota.week), quota.own)
     c2.metric(t("home.quota_average", partners=quota.partners), f"{quota.average:.1f}".replace(".", ","))
-    case_table(rows, empty=t("home.no_orders"), show_deadline=False)
+    case_table(rows, empty=f"{t('home.no_orders')} {t('empty.partner_next')}", show_deadline=False)
+    if not rows:
+        st.page_link("pages/partner_profile.py", label=t("empty.profile_link"), icon=":material/store:")
 
 
 def broker() -> None:
     st.subheader(t("home.my_cases"))
     with read_session() as s:
         rows = dashboard.broker_cases(s, actor=actor)
-    case_table(rows, empty=t("home.no_cases"), show_deadline=False)
+    case_table(rows, empty=f"{t('home.no_cases')} {t('empty.broker_next')}", show_deadline=False)
+    if not rows:
+        st.page_link("pages/broker_submit.py", label=t("empty.submit_link"), icon=":material/note_add:")
 
 
 SECTIONS = {

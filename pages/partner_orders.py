@@ -34,7 +34,11 @@ c1.metric(t("home.quota_own", week=quota.week), quota.own)
 c2.metric(t("home.quota_average", partners=quota.partners), f"{quota.average:.1f}".replace(".", ","))
 c3.metric(t("orders.open_count"), sum(n for status, n in counts.items() if status not in (
     CaseStatus.CLOSED, CaseStatus.CANCELLED)))
-case_table(page.rows, empty=t("orders.empty"), show_deadline=False)
+if filters == board.BoardFilter():
+    empty = f"{t('home.no_orders')} {t('empty.partner_next')}"
+else:
+    empty = f"{t('orders.empty')} {t('empty.orders_next')}"
+case_table(page.rows, empty=empty, show_deadline=False)
 if page.rows:
     total = sum(n for status, n in counts.items() if not filters.statuses or status in filters.statuses)
     pager(PAGING_KEY, page.next_cursor, t("board.total", count=total))

@@ -16,7 +16,7 @@ st.title(t("settle.my_title"))
 with read_session() as s:
     rows = settlements.list_settlements(s, actor=actor)
 if not rows:
-    st.info(t("settle.empty"))
+    st.info(f"{t('settle.empty')} {t('empty.my_settlements_next')}")
     st.stop()
 
 

@@ -129,7 +129,13 @@ for column, (status, count) in zip(st.columns(len(counts)), counts.items()):
 total = sum(count for status, count in counts.items() if not filters.statuses or status in filters.statuses)
 
 if not page.rows:
-    st.info(t("board.empty"))
+    if filters != board.BoardFilter():
+        st.info(f"{t('board.empty')} {t('empty.board_next')}")
+    elif can(actor, Action.CREATE_CASE):
+        st.info(t("empty.board_none"))
+        st.page_link("pages/staff_intake.py", label=t("empty.intake_link"), icon=":material/note_add:")
+    else:
+        st.info(t("empty.board_none_read"))
     st.stop()
 
 rows = page.rows

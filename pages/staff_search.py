@@ -38,7 +38,7 @@ if query.strip():
         with write_session() as s:  # the search is logged per case found
             hits = search.search_documents(s, actor=actor, query=query, limit=LIMIT)
         if not hits:
-            st.info(t("search.none"))
+            st.info(f"{t('search.none')} {t('empty.search_next')}")
         else:
             st.caption(t("search.more", count=LIMIT) if len(hits) >= LIMIT else t("search.count", count=len(hits)))
             st.dataframe(

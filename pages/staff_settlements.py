@@ -37,7 +37,9 @@ except ValidationError as exc:
     st.stop()
 st.caption(t("settle.open_total", count=open_count, total=format_eur(open_sum)))
 if not rows:
-    st.info(t("settle.empty"))
+    unfiltered = status is None and not month_filter.strip()
+    next_step = t("empty.settlements_next") if unfiltered else t("empty.settlements_filtered_next")
+    st.info(f"{t('settle.empty')} {next_step}")
     st.stop()
 st.dataframe(
     [

@@ -30,6 +30,13 @@ if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/nul
     || echo "Tesseract could not be installed: the OCR tests then check that OCR is reported unavailable." >&2
 fi
 
+# Dovecot for the inbound-mail tests (tests/imapserver.py starts its own instance on loopback).
+if [ ! -x /usr/sbin/dovecot ]; then
+  echo "Installing Dovecot (IMAP) from Debian …"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dovecot-imapd >/dev/null
+fi
+
 # PostgreSQL on 127.0.0.1:5432: start it if it is down; the suite fails (not skips) without it.
 PG_HOST=127.0.0.1
 if ! pg_isready -h "$PG_HOST" -p 5432 -q 2>/dev/null; then

@@ -60,7 +60,7 @@ def test_every_page_guards_first(path):
 
 def test_only_public_pages_have_no_action():
     assert all((spec.action is None) == spec.public for spec in PAGES)
-    public = {"partner-werden", "datenschutz", "passwort", "status", "umfrage", "freigabe"}
+    public = {"partner-werden", "hilfe", "datenschutz", "passwort", "status", "umfrage", "freigabe"}
     assert {spec.url_path for spec in PAGES if spec.public} == public
 
 

@@ -1963,3 +1963,191 @@ STRINGS.update({
 STRINGS.update({
     "nav.ops": "Betrieb",
 })
+
+STRINGS.update({
+    "nav.help": "Hilfe",
+    "help.title": "Hilfe",
+    "help.audience": "Hilfe für",
+    "help.audience.staff": "Sachbearbeitung",
+    "help.audience.lawyer": "Jurist/in",
+    "help.audience.manager": "Management",
+    "help.audience.admin": "Administration",
+    "help.audience.partner": "Partnerbetrieb",
+    "help.audience.broker": "Vermittler",
+    "help.audience.client": "Kundin/Kunde (Link aus der E-Mail)",
+    "help.audience.visitor": "Anmelden und Partner werden",
+    "help.what_you_do": "Was Sie hier tun",
+    "help.screenshot": "So sieht es aus: {title}",
+    "help.contents": "Inhalt: {titles}",
+})
+
+STRINGS.update({
+    "nav.api_keys": "API-Schlüssel",
+    "apikeys.title": "API-Schlüssel",
+    "apikeys.intro": "Mit einem API-Schlüssel meldet Ihr Vermittler-System Fälle direkt an das Portal, fragt den "
+                     "Stand und Verlauf Ihrer Fälle ab und lädt Dokumente hoch – ohne Formular. Der Schlüssel hat "
+                     "dieselben Rechte wie Ihr Login. Die Schnittstelle läuft auf Port {port}; ihre Beschreibung "
+                     "(OpenAPI) steht dort unter /docs.",
+    "apikeys.name": "Bezeichnung des neuen Schlüssels",
+    "apikeys.name_placeholder": "z. B. Maklerverwaltung Büro Nord",
+    "apikeys.create": "Schlüssel erzeugen",
+    "apikeys.created": "Schlüssel „{name}“ erzeugt. Kopieren Sie ihn jetzt (Symbol rechts im Feld) in Ihr System:",
+    "apikeys.shown_once": "Der Schlüssel wird nur dieses eine Mal angezeigt; gespeichert ist nur ein Prüfwert. "
+                          "Geht er verloren, widerrufen Sie ihn und erzeugen einen neuen.",
+    "apikeys.own": "Ihre Schlüssel",
+    "apikeys.all": "Alle Schlüssel",
+    "apikeys.empty": "Noch kein Schlüssel. Ein Schlüssel verbindet Ihr Vermittler-System mit dem Portal: Bezeichnung "
+                     "eingeben (etwa den Namen des Systems), „Schlüssel erzeugen“ wählen und den angezeigten "
+                     "Schlüssel in Ihrem System als Bearer-Token eintragen.",
+    "apikeys.active": "aktiv",
+    "apikeys.revoked_at": "widerrufen am {at}",
+    "apikeys.never_used": "noch nie",
+    "apikeys.dates": "Erzeugt {created} · zuletzt benutzt: {used}",
+    "apikeys.revoke": "Widerrufen",
+    "apikeys.revoked": "Schlüssel „{name}“ widerrufen; er wird ab sofort abgewiesen.",
+    "api.key_owner_refused": "Für dieses Login kann kein API-Schlüssel angelegt werden (nur aktive Vermittler und "
+                             "Administratoren).",
+    "api.key_name_required": "Bitte eine Bezeichnung für den Schlüssel angeben.",
+    "api.key_name_too_long": "Die Bezeichnung ist zu lang (höchstens {max} Zeichen).",
+    "api.key_not_found": "Diesen Schlüssel gibt es nicht oder er gehört nicht Ihnen.",
+    "api.err_no_key": "Kein API-Schlüssel angegeben (Header „Authorization: Bearer …“ oder „X-API-Key“).",
+    "api.err_bad_key": "Der API-Schlüssel ist ungültig, widerrufen oder sein Login ist gesperrt.",
+    "api.err_rate": "Zu viele Anfragen: höchstens {limit} je Minute. Bitte in {seconds} Sekunden erneut versuchen.",
+    "api.err_missing": "Pflichtangabe fehlt.",
+    "api.err_too_long": "Zu lang (höchstens {max} Zeichen).",
+    "api.err_string": "Text erwartet.",
+    "api.err_int": "Ganze Zahl erwartet.",
+    "api.err_min": "Mindestens {min}.",
+    "api.err_max": "Höchstens {max}.",
+    "api.err_date": "Datum im Format JJJJ-MM-TT erwartet.",
+    "api.err_json": "Der Inhalt ist kein gültiges JSON.",
+    "api.err_object": "JSON-Objekt erwartet.",
+    "api.err_extra": "Unbekanntes Feld.",
+    "api.err_enum": "Unzulässiger Wert (erlaubt: {allowed}).",
+    "api.err_nul": "Steuerzeichen (NUL) sind nicht erlaubt.",
+    "api.err_value": "Ungültiger Wert.",
+    "api.err_route": "Diese Adresse gibt es in der Schnittstelle nicht.",
+    "api.err_method": "Diese Methode ist für diese Adresse nicht erlaubt.",
+    "api.err_http": "Die Anfrage wurde abgewiesen.",
+    "api.err_database": "Die Datenbank ist gerade nicht erreichbar. Bitte gleich erneut versuchen.",
+    "api.err_internal": "Interner Fehler. Bitte später erneut versuchen.",
+    "api.err_body_too_large": "Die Anfrage ist zu groß (höchstens {kb} KB).",
+    "api.serve_failed": "REST-API auf Port {port} nicht gestartet: {error}",
+    "alog.action_api_key_create": "API-Schlüssel erzeugt",
+    "alog.action_api_key_revoke": "API-Schlüssel widerrufen",
+    "alog.action_list": "Liste angezeigt",
+    "alog.object_api_key": "API-Schlüssel",
+    "alog.object_api_cases": "Fallliste (API)",
+})
+
+STRINGS.update({
+    "nav.inbound_mail": "Posteingang",
+    "event.letter_received": "Schreiben der Versicherung eingegangen",
+    "HoldReason.no_match": "keine Fallnummer gefunden",
+    "HoldReason.several_matches": "mehrere Fälle genannt",
+    "HoldReason.unknown_sender": "Absender dem Fall nicht bekannt",
+    "InboundMailStatus.filed": "automatisch zugeordnet",
+    "InboundMailStatus.unassigned": "nicht zugeordnet",
+    "InboundMailStatus.assigned": "von Hand zugeordnet",
+    "InboundMailStatus.dismissed": "verworfen",
+    "inmail.title": "Posteingang",
+    "inmail.intro": "Mails der Versicherungen, die keinem Fall sicher zugeordnet werden konnten. Ordnen Sie jede "
+                    "einem Fall zu oder verwerfen Sie sie mit Grund.",
+    "inmail.held_header": "Nicht zugeordnet ({count})",
+    "inmail.empty": "Keine Mail wartet auf Zuordnung. Mails mit genau einer Fall- oder Schadennummer von einem "
+                    "bekannten Absender legt das System selbst in den Fall (siehe „Zuletzt zugeordnet“); hier "
+                    "erscheinen nur Mails ohne Nummer, mit mehreren Nummern oder von unbekannten Absendern.",
+    "inmail.col_received": "Eingang",
+    "inmail.col_sender": "Absender",
+    "inmail.col_subject": "Betreff",
+    "inmail.col_reason": "Warum zurückgehalten",
+    "inmail.col_numbers": "Gefundene Fallnummern",
+    "inmail.col_attachments": "Anhänge",
+    "inmail.col_rejected": "Nicht übernommene Anhänge",
+    "inmail.col_by": "Zugeordnet von",
+    "inmail.choose": "Mail bearbeiten",
+    "inmail.from_line": "Von {sender}, gesendet {sent}",
+    "inmail.no_text": "(kein Text)",
+    "inmail.rejected_note": "Nicht übernommen: {note}",
+    "inmail.case_number": "Fallnummer",
+    "inmail.as_query": "Als Rückfrage der Versicherung erfassen (Aufgabe mit Frist)",
+    "inmail.assign": "Dem Fall zuordnen",
+    "inmail.assigned": "Die Mail liegt jetzt im Fall {number}; die Anhänge sind dort als Dokumente abgelegt.",
+    "inmail.dismiss_reason": "Grund (gehört zu keinem Fall)",
+    "inmail.dismiss": "Verwerfen",
+    "inmail.dismissed": "Die Mail wurde verworfen; ihre Anhänge sind gelöscht.",
+    "inmail.filed_header": "Zuletzt zugeordnet",
+    "inmail.filed_empty": "Noch keine Mail zugeordnet.",
+    "inmail.unnamed": "Anhang ohne Namen",
+    "inmail.system": "System",
+    "inmail.query_subject": "Rückfrage der Versicherung per Mail",
+    "inmail.task": "Schreiben der Versicherung prüfen: {subject}",
+    "inmail.more_parts": "{count} weitere Anhänge",
+    "inmail.too_many_parts": "Zu viele Anhänge in einer Mail; höchstens 20 werden übernommen.",
+    "inmail.already_handled": "Diese Mail wurde inzwischen schon zugeordnet oder verworfen.",
+    "inmail.number_required": "Bitte die Fallnummer angeben.",
+    "inmail.reason_required": "Bitte einen Grund angeben, warum die Mail zu keinem Fall gehört.",
+    "inmail.cli_not_configured": "Kein Postfach eingerichtet: IMAP_HOST (und IMAP_USER, IMAP_PASSWORD) setzen.",
+    "inmail.cli_report": "Mails: {fetched} abgerufen, {filed} zugeordnet, {unassigned} im Posteingang, "
+                         "{duplicates} schon bekannt, {failed} fehlgeschlagen",
+    "inmail.cli_failed": "Postfach nicht erreichbar: {reason}",
+})
+
+STRINGS.update({
+    # empty states: what an empty list means and what to do next (the "…_next" sentences follow an older one)
+    "empty.board_none": "Noch keine Fälle. Neue Fälle legen Sie unter „Neuer Fall“ an; Fälle der Vermittler kommen "
+    "von selbst hinzu.",
+    "empty.board_none_read": "Noch keine Fälle. Sie erscheinen hier, sobald die Sachbearbeitung oder ein Vermittler "
+    "den ersten Fall anlegt.",
+    "empty.board_next": "Setzen Sie einzelne Filter wieder auf „Alle“, wählen Sie einen längeren Zeitraum oder "
+    "kürzen Sie den Suchtext (er sucht den Anfang von Fallnummer, Kennzeichen oder Nachname).",
+    "empty.intake_link": "Neuen Fall aufnehmen",
+    "empty.submit_link": "Schaden melden",
+    "empty.broker_next": "Einen Schaden Ihres Kunden melden Sie unter „Fall melden“; danach sehen Sie hier "
+    "jederzeit den Stand.",
+    "empty.partner_next": "Bekommen Sie länger keine, prüfen Sie unter „Mein Betrieb“ PLZ-Gebiete und Kapazität und "
+    "ob Ihr Betrieb pausiert ist.",
+    "empty.profile_link": "Mein Betrieb öffnen",
+    "empty.orders_next": "Setzen Sie den Status auf „Alle“ oder leeren Sie die Suche.",
+    "empty.my_settlements_next": "Zu Beginn jedes Monats rechnen wir die im Vormonat bezahlten Aufträge ab; die "
+    "Abrechnung kommt per E-Mail und steht dann hier als PDF.",
+    "empty.settlements_next": "Erstellen Sie die des Vormonats mit der Schaltfläche oben; sie umfassen alle "
+    "bezahlten, noch nicht abgerechneten Aufträge.",
+    "empty.settlements_filtered_next": "Setzen Sie den Status auf „Alle“ oder leeren Sie das Feld „Monat“.",
+    "empty.search_next": "Alle Suchbegriffe müssen im selben Dokument vorkommen: nehmen Sie weniger oder kürzere "
+    "Begriffe (auch Wortanfänge werden gefunden) oder eine Nummer aus dem Dokument. Gescannte Dateien und Fotos "
+    "werden erst nach der Texterkennung gefunden.",
+    "empty.case_start": "Geben Sie eine Fallnummer ein (z. B. SP-2026-000123) und klicken Sie „Öffnen“. Oder wählen "
+    "Sie einen Fall aus einer Liste:",
+    "empty.docs_next": "Laden Sie Dateien unten mit „Hochladen“ hoch.",
+    "empty.tasks": "Zu diesem Fall gibt es keine Aufgaben. Ist etwas zu tun, legen Sie unten eine an.",
+    "empty.notes_write": "Noch keine Notizen. Schreiben Sie unten die erste.",
+    "empty.queries": "Noch keine Rückfrage der Versicherung. Kommt eine, erfassen Sie sie hier; sie wird zur "
+    "Aufgabe mit Frist.",
+    "empty.outbox_none_next": "Mails entstehen bei Statuswechseln, neuen Aufträgen, Rückfragen und Fristen; der "
+    "Worker verschickt sie.",
+    "empty.outbox_filtered_next": "Wählen Sie oben „Alle“, um alle Mails zu sehen.",
+    "empty.webhooks_next": "Im Reiter „Webhook anlegen“ unten tragen Sie die Adresse ein und wählen die Ereignisse; "
+    "danach prüfen Sie sie mit „Test senden“.",
+    "empty.webhook_log_next": "Sie erscheinen hier, sobald ein Ereignis eintritt oder Sie „Test senden“ wählen.",
+    "empty.applications_next": "Neue Betriebe bewerben sich über die öffentliche Seite „Partner werden“.",
+    "empty.partners": "Noch keine Partnerbetriebe. Sie entstehen, wenn Sie im Reiter „Bewerbungen“ eine Bewerbung "
+    "annehmen.",
+    "empty.subjects_next": "Prüfen Sie die Schreibweise oder suchen Sie nur mit dem Nachnamen oder der vollständigen "
+    "E-Mail-Adresse.",
+})
+
+STRINGS.update({
+    "HoldReason.too_large": "Mail zu groß, Anhänge nicht abgerufen",
+    "inmail.whole_mail": "ganze Mail",
+    "inmail.too_large": "Die Mail ist zu groß ({mb} MB) und wurde nicht abgerufen; bitte die Anhänge beim "
+                        "Absender anfordern.",
+})
+
+STRINGS.update({
+    "api.err_unreadable": "Der Inhalt der Anfrage ist nicht lesbar (kein gültiges JSON bzw. Formular in UTF-8).",
+})
+
+STRINGS.update({
+    "intake.control_character": "Enthält ein unzulässiges Steuerzeichen – bitte den Text neu eingeben.",
+})

@@ -178,7 +178,7 @@ def timeline(ws: CaseWorkspace) -> None:
 
 def documents(actor: Actor, ws: CaseWorkspace) -> None:
     if not ws.documents:
-        st.info(t("docs.none"))
+        st.info(f"{t('docs.none')} {t('empty.docs_next')}" if ws.may_upload else t("docs.none"))
     for doc in ws.documents:
         st.markdown(f"**{label(doc.kind)}** · {len(doc.versions)} {t('docs.versions')}")
         for ver in doc.versions:
@@ -216,6 +216,8 @@ def _show_file(file) -> None:
 
 def work(actor: Actor, ws: CaseWorkspace) -> None:
     at = now()
+    if not ws.tasks:
+        st.caption(t("empty.tasks"))
     for task in ws.tasks:
         c1, c2 = st.columns([5, 1])
         marker = "✅" if task.done_at else ("🔴" if task.overdue(at) else "⬜")
@@ -251,6 +253,8 @@ def _end_of_day(day):
 
 
 def note_section(actor: Actor, ws: CaseWorkspace) -> None:
+    if not ws.notes and ws.note_levels:
+        st.caption(t("empty.notes_write"))
     for note in ws.notes:
         st.caption(f"{label(note.visibility)} · {note.author} · {format_dt(note.created_at)}")
         st.text(note.body)
@@ -267,6 +271,8 @@ def note_section(actor: Actor, ws: CaseWorkspace) -> None:
 
 def insurer_and_payment(actor: Actor, ws: CaseWorkspace) -> None:
     v = ws.view
+    if not ws.queries and CaseStatus.INSURER_QUERY in v.next_statuses:
+        st.caption(t("empty.queries"))
     for q in ws.queries:
         c1, c2 = st.columns([5, 1])
         state = t("query.answered_at", at=format_dt(q.answered_at)) if q.answered_at else \

@@ -1,9 +1,16 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 from db.base import Base
+from db.models.api import ApiKey, RateCounter
 from db.models.audit import AccessLog, CaseEvent, LoginAttempt, Setting, UserSession
 from db.models.cases import Case, CaseCallback, InsurerQuery, Note, SurveyAnswer, Task
 from db.models.documents import Document, DocumentVersion
+from db.models.inbound import (
+    HoldReason,
+    InboundAttachment,
+    InboundMail,
+    InboundMailStatus,
+)
 from db.models.kpi import (
     CaseCount,
     KpiBucket,
@@ -29,6 +36,7 @@ from db.models.share import ShareLink, ShareRecipient
 
 __all__ = [
     "AccessLog",
+    "ApiKey",
     "Assignment",
     "Base",
     "Broker",
@@ -39,6 +47,10 @@ __all__ = [
     "Counter",
     "Document",
     "DocumentVersion",
+    "HoldReason",
+    "InboundAttachment",
+    "InboundMail",
+    "InboundMailStatus",
     "Insurer",
     "InsurerQuery",
     "Invoice",
@@ -54,6 +66,7 @@ __all__ = [
     "PartnerApplication",
     "Person",
     "PurgeRun",
+    "RateCounter",
     "Setting",
     "Settlement",
     "SettlementLine",

@@ -25,7 +25,10 @@ MARKER = {
     "access-log": "alog.title", "verify": "verify.title", "freigabe": "share.title",
     "kpis": "kpi.title",
     "search": "search.title",
+    "posteingang": "inmail.title",
     "betrieb": "ops.title",
+    "api-schluessel": "apikeys.title",
+    "hilfe": "help.title",
 }
 MATRIX = [(spec, role) for spec in PAGES for role in ROLES]
 
@@ -69,14 +72,14 @@ def test_page_for_visitor(world, spec):
         assert t(MARKER[spec.url_path]) not in texts(at)
 
 
-def test_visitor_menu_lists_login_apply_and_privacy_only():
-    assert [spec.url_path for spec in PAGES if listed(spec, None)] == ["partner-werden", "datenschutz"]
+def test_visitor_menu_lists_login_apply_help_and_privacy_only():
+    assert [spec.url_path for spec in PAGES if listed(spec, None)] == ["partner-werden", "hilfe", "datenschutz"]
 
 
-def test_logged_in_menu_adds_privacy_but_not_the_application():
+def test_logged_in_menu_adds_help_and_privacy_but_not_the_application():
     staff = Actor(user_id=1, username="x", display_name="x", role=Role.STAFF)
     public_listed = [spec.url_path for spec in PAGES if spec.public and listed(spec, staff)]
-    assert public_listed == ["datenschutz"]
+    assert public_listed == ["hilfe", "datenschutz"]
 
 
 def _registered(at: AppTest) -> list[str]:

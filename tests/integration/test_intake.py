@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from core import intake
 from core.enums import DocumentKind, Role
 from core.errors import PermissionDenied, ValidationError
+from core.i18n import t
 from core.permissions import Actor
 from db.engine import unit_of_work
 from db.models import Case, Document, Person, Task
@@ -56,6 +57,19 @@ def test_contact_is_required():
     with pytest.raises(intake.FieldErrors) as exc:
         intake.validate_intake(form(client_email="", client_phone=""), today=TODAY)
     assert "client_email" in exc.value.errors
+
+
+def test_texts_longer_than_their_columns_are_refused_before_any_write():
+    with pytest.raises(intake.FieldErrors) as exc:
+        intake.validate_intake(form(client_last_name="M" * 101, client_first_name="E" * 101, client_city="B" * 101),
+                               today=TODAY)
+    assert set(exc.value.errors) == {"client_last_name", "client_first_name", "client_city"}
+
+
+def test_a_nul_character_is_refused_with_a_message():
+    with pytest.raises(intake.FieldErrors) as exc:
+        intake.validate_intake(form(incident_description="Scheibe\x00kaputt"), today=TODAY)
+    assert exc.value.errors == {"incident_description": t("intake.control_character")}
 
 
 def test_intake_opens_case_with_clerk_tasks_and_normalised_fields(engine, settings, clerk):

@@ -36,6 +36,8 @@ from db.models import (
     CaseEvent,
     Document,
     DocumentVersion,
+    InboundMail,
+    InboundMailStatus,
     InsurerQuery,
     Invoice,
     Note,
@@ -243,6 +245,21 @@ def test_client_and_free_texts_are_erased(engine, settings, partner):
         assert s.scalars(select(InsurerQuery.subject)).all() == [""]
         assert s.scalars(select(SurveyAnswer.comment)).all() == [""]
         assert s.execute(select(Assignment.reason, Assignment.decline_reason)).all() == [("", "")]
+
+
+def test_insurer_mail_filed_into_the_case_loses_its_texts_but_keeps_its_key(engine, settings, partner):
+    number = finished_case(engine, settings, partner_id=partner)
+    with unit_of_work(engine) as s:
+        s.add(InboundMail(message_key="k" * 64, message_id="<1@versicherung.de>", sender="max@mustermann.de",
+                          sender_name="Max Mustermann", subject=f"{number} Mustermann", body_excerpt="Herr Mustermann",
+                          status=InboundMailStatus.FILED, matched_numbers=[number],
+                          rejected=[{"name": "mustermann.exe", "reason": "Dateityp"}],
+                          case_id=case_row(engine, number).id))
+    run(engine, settings, FIRST_PURGED)
+    with Session(engine) as s:
+        mail = s.scalar(select(InboundMail))
+        assert (mail.message_key, mail.message_id, mail.sender, mail.sender_name, mail.subject, mail.body_excerpt,
+                mail.matched_numbers, mail.rejected) == ("k" * 64, "", "", "", "", "", [], [])
 
 
 def test_no_stored_text_mentions_the_client_after_purge(engine, settings, partner):

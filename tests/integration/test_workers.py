@@ -188,7 +188,7 @@ def test_serve_with_a_separate_worker_logs_why_and_answers_on_the_health_port(sq
     health_port, app_port = free_port(), free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "core", "serve", "--port", str(app_port), "--health-port", str(health_port),
-         "--demo-cases", "0"], cwd=ROOT, env=env_for(sqlite_url, tmp_path), stdout=subprocess.PIPE,
+         "--demo-cases", "0", "--no-api"], cwd=ROOT, env=env_for(sqlite_url, tmp_path), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     answer: dict = {}

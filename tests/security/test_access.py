@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import (
+    api_cases,
+    api_keys,
     applications,
     assignment,
     attachments,
@@ -29,6 +31,7 @@ from core import (
     dashboard,
     documents,
     import_write,
+    inbound_mail,
     intake,
     kpi_views,
     kpis,
@@ -211,6 +214,15 @@ GATES = [
     gate("create_case", {A.CREATE_CASE, A.SUBMIT_CASE}, lambda s, a, w, n: cases.create_case(
         s, actor=a, data=cases.NewCase(damage_type="glass", insurer_name="HUK-COBURG", client_last_name="Neu",
                                        postal_code="10115", broker_id=a.broker_id)), any_of=True, case_scoped=False),
+    gate("list_api_keys", {A.USE_API}, lambda s, a, w, n: api_keys.list_api_keys(s, actor=a), case_scoped=False),
+    gate("list_own_cases (API)", {A.USE_API}, lambda s, a, w, n: api_cases.list_own_cases(s, actor=a),
+         case_scoped=False),
+    gate("list_unassigned_mail", {A.HANDLE_INBOUND_MAIL},
+         lambda s, a, w, n: inbound_mail.list_unassigned_mail(s, actor=a), case_scoped=False),
+    gate("assign_inbound_mail", {A.HANDLE_INBOUND_MAIL}, lambda s, a, w, n: inbound_mail.assign_inbound_mail(
+        s, actor=a, settings=w.settings, mail_id=0, case_number=n), case_scoped=False),
+    gate("dismiss_inbound_mail", {A.HANDLE_INBOUND_MAIL}, lambda s, a, w, n: inbound_mail.dismiss_inbound_mail(
+        s, actor=a, settings=w.settings, mail_id=0, reason="Werbung"), case_scoped=False),
 ]
 
 #: Actions no service gates on its own (what they control is covered elsewhere, named here).

@@ -21,6 +21,7 @@ from core.cli import main
 from core.crypto import decrypt_text, join_ring
 from core.enums import DocumentKind, Role
 from core.errors import ConfigurationError
+from core.inbound_mail import inbound_dir
 from core.key_rotation import TEMP_SUFFIX, KeyRotationError, rotate_encryption_key
 from core.permissions import SYSTEM
 from core.settings import DEMO_ENCRYPTION_KEY, ROOT, Settings
@@ -105,6 +106,17 @@ def test_rotation_reencrypts_every_file_and_secret_with_the_new_key(engine, sett
     assert (report.files, report.files_rotated, report.values, report.values_rotated) == (FILES, FILES, 2, 2)
     assert report.done
     assert_everything_opens_with_the_new_key_only(engine, settings, stored)
+
+
+def test_rotation_reencrypts_the_held_attachments_of_insurer_mail(engine, settings, stored):
+    data = make_pdf("Schreiben der Versicherung")
+    with unit_of_work(engine) as s:  # how core.inbound_mail keeps an attachment of a held mail
+        name = documents.store_encrypted(s, settings=with_keys(settings, OLD), data=data,
+                                         folder=inbound_dir(settings))
+    report = rotate_encryption_key(engine, settings=with_keys(settings, NEW, OLD))
+    assert (report.files, report.files_rotated) == (FILES + 1, FILES + 1)
+    assert documents.stored_file(with_keys(settings, NEW), stored_name=name, sha256=hashlib.sha256(data).hexdigest(),
+                                 folder=inbound_dir(settings)) == data
 
 
 def test_during_rotation_the_app_reads_old_and_new_files_and_writes_new_ones(engine, settings, stored):

@@ -51,6 +51,8 @@ EXPECTED: dict[Action, set[Role]] = {
     A.SEARCH_DOCUMENTS: {Role.ADMIN, Role.MANAGER, Role.STAFF, Role.LAWYER, Role.PARTNER, Role.BROKER},
     A.SHARE_DOCUMENT: {Role.ADMIN, Role.STAFF, Role.LAWYER},
     A.VIEW_OPS: {Role.ADMIN},
+    A.HANDLE_INBOUND_MAIL: {Role.ADMIN, Role.STAFF, Role.LAWYER},
+    A.USE_API: {Role.ADMIN, Role.BROKER},
 }
 
 
