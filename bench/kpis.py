@@ -362,6 +362,13 @@ def main() -> None:
         "52 weeks, insurer 1": KpiFilter(end - timedelta(weeks=52), end, insurer_id=1),
         "52 weeks, glass + region 8 (two filters: facts rows)": KpiFilter(end - timedelta(weeks=52), end,
                                                                          damage_type="glass", region="8"),
+        "52 weeks, insurer 1 + workshop": KpiFilter(end - timedelta(weeks=52), end, insurer_id=1,
+                                                    partner_kind="workshop"),
+        "52 weeks, accident + appraiser (each about a third)": KpiFilter(end - timedelta(weeks=52), end,
+                                                                         damage_type="accident",
+                                                                         partner_kind="appraiser"),
+        "52 weeks, glass + region 8 + insurer 2": KpiFilter(end - timedelta(weeks=52), end, damage_type="glass",
+                                                            region="8", insurer_id=2),
     }
     print(f"load average at start: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
     dashboard_s = {}

@@ -167,6 +167,7 @@ def _tick(engine: Engine, settings: Settings, *, transport: Transport, worker_id
     _guarded("webhook deliveries", lambda: _drain(
         lambda: deliver_due(engine, settings=settings, worker_id=worker_id, limit=limit), stop=stop, limit=limit))
     # the steps below are imported here, where they are hooked in
+    from core import planner_stats
     from core.digest import send_daily_digests
     from core.management_report import queue_monthly_reports
     from core.reminders import queue_due_reminders
@@ -181,6 +182,7 @@ def _tick(engine: Engine, settings: Settings, *, transport: Transport, worker_id
 
         _guarded("inbound mail", lambda: fetch_mail(engine, settings=settings))
     _guarded("retention purge", lambda: purge_if_due(engine, settings=settings))  # once per Berlin day
+    _guarded("planner statistics", lambda: planner_stats.refresh_if_due(engine))  # once per Berlin day
     _guarded("text recognition", lambda: recognise_pending(engine, settings=settings))  # OCR, last: slowest
     return total
 

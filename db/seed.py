@@ -157,9 +157,8 @@ def seed_demo(
                 events += len(chunk[CaseEvent])
         _finish(conn, intake)
         kpi_store.summarise(Session(bind=conn))  # the facts came with the cases; the sums are set-based
-    if engine.dialect.name == "postgresql":  # planner statistics for the bulk-loaded tables (autovacuum may be off)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # planner statistics for the
+        conn.exec_driver_sql("ANALYZE")  # bulk-loaded tables (PostgreSQL's autovacuum may be off; SQLite has none)
     return SeedReport(
         users=len(DEMO_LOGINS), partners=len(dd.PARTNERS), brokers=len(dd.BROKERS), insurers=len(dd.INSURERS),
         cases=cases, events=events, seconds=time.perf_counter() - started,
