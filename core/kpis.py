@@ -349,10 +349,17 @@ def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodS
                 needed.setdefault((False, bucket), set()).add(week)
     read: dict[tuple[date, int], list[float]] = {}
     for facts_only in (False, True):
-        terms = [and_(m.bucket == b, m.week.in_(sorted(ws))) for (ff, b), ws in needed.items() if ff == facts_only]
-        if terms:
-            stmt = m.select(m.value, m.week, m.bucket).where(or_(*terms), *(where if facts_only else dims))
-            for value, week, bucket in session.execute(stmt):
+        wanted = {(w, b) for (ff, b), ws in needed.items() if ff == facts_only for w in ws}
+        if not wanted:
+            continue
+        if facts_only:  # the rows in scope of the wanted buckets (an OR of (bucket, weeks) terms, tested on every
+            buckets = sorted({b for _, b in wanted})  # row of the scope, took longer than reading a few rows more)
+            stmt = m.select(m.value, m.week, m.bucket).where(m.bucket.in_(buckets), *where)
+        else:  # per bucket an index seek into its weeks
+            terms = [and_(m.bucket == b, m.week.in_(sorted(ws))) for (ff, b), ws in needed.items() if not ff]
+            stmt = m.select(m.value, m.week, m.bucket).where(or_(*terms), *dims)
+        for value, week, bucket in session.execute(stmt):
+            if (week, bucket) in wanted:
                 read.setdefault((week, bucket), []).append(value)
     for (_, bucket), weeks in needed.items():
         for week in weeks:

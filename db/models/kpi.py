@@ -39,7 +39,9 @@ class KpiCaseFacts(Base):
     __tablename__ = "kpi_case_facts"
     __table_args__ = (
         Index("ix_kpi_case_facts_received", "received_at"),
-        Index("ix_kpi_case_facts_throughput", "t_bucket", "week", "throughput_hours"),
+        # one bucket's values (medians, p90s): covering, so the filters are checked without reading table rows
+        Index("ix_kpi_case_facts_throughput", "t_bucket", "week", "throughput_hours", "cancelled", *FILTER_DIMENSIONS,
+              "received_at"),
         # a filtered median reads this index only: buckets counted per week, no table rows touched
         Index("ix_kpi_case_facts_scan", "week", "t_bucket", "throughput_hours", "cancelled", "damage_type",
               "insurer_id", "partner_kind", "region", "clerk_id"),
@@ -81,7 +83,7 @@ class KpiQueryFacts(Base):
 
     __tablename__ = "kpi_query_facts"
     __table_args__ = (
-        Index("ix_kpi_query_facts_bucket", "bucket", "week", "hours"),
+        Index("ix_kpi_query_facts_bucket", "bucket", "week", "hours", "cancelled", *FILTER_DIMENSIONS, "received_at"),
         Index("ix_kpi_query_facts_received", "received_at"),
         Index("ix_kpi_query_facts_scan", "week", "bucket", "hours", "cancelled", "damage_type", "insurer_id",
               "partner_kind", "region", "clerk_id"),
