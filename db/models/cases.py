@@ -18,10 +18,13 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_status_received", "status", "received_at"),
+        # the board's status tabs in page order (received_at, id): most cases are closed, but not the newest ones,
+        # so walking the received_at index and skipping other statuses read ~65,000 rows for a page of closed ones
+        Index("ix_cases_status_received", "status", "received_at", "id"),
         # text_pattern_ops (PostgreSQL): the board's plate-prefix search (LIKE 'B-AB%') can use it too
         Index("ix_cases_plate_incident", "plate", "incident_date", postgresql_ops={"plate": "text_pattern_ops"}),
         Index("ix_cases_partner_received", "partner_id", "received_at"),
+        Index("ix_cases_partner_status_received", "partner_id", "status", "received_at", "id"),  # a partner's tabs
         Index("ix_cases_broker_received", "broker_id", "received_at"),
         Index("ix_cases_received", "received_at"),
         # the board's filters, each with the page order (received_at) behind it
