@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,25 +51,35 @@ def _backends() -> list[str]:
     return ["sqlite"] if os.environ.get("SP_SKIP_PG") == "1" and not os.environ.get("CI") else ["sqlite", "postgresql"]
 
 
-@pytest.fixture(params=_backends())
-def database_url(request, tmp_path) -> Iterator[str]:
-    """The URL of a fresh, migrated database (SQLite file or PostgreSQL database)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def fresh_database(request, backend: str, folder: Path, prefix: str = "sp_test") -> Iterator[str]:
+    """The URL of a new migrated database: a SQLite file in `folder`, or a PostgreSQL copy of the migrated
+    template (dropped afterwards)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'test.db'}"
         engine = make_engine(url)
         upgrade_to_head(engine)
         engine.dispose()
         yield url
         return
     template = request.getfixturevalue("pg_template")
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a fresh, migrated database (SQLite file or PostgreSQL database)."""
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,11 +5,9 @@ app reads (tests move it instead of sleeping)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +15,7 @@ from datetime import datetime
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from api.app import create_app
 from core.api_keys import create_api_key
@@ -26,8 +24,7 @@ from core.permissions import SYSTEM
 from core.settings import Settings
 from core.timeutil import now
 from db.engine import make_engine, unit_of_work
-from db.migrate import upgrade_to_head
-from tests.conftest import PG_ADMIN_URL, pg_url
+from tests.conftest import _backends, fresh_database
 from tests.factories import make_broker, make_case, make_partner, make_user
 
 
@@ -135,30 +132,12 @@ def build_world(database_url: str, tmp_path, **env: str) -> Iterator[ApiWorld]:
         engine.dispose()
 
 
-def _backends() -> list[str]:
-    return ["sqlite"] if os.environ.get("SP_SKIP_PG") == "1" and not os.environ.get("CI") else ["sqlite", "postgresql"]
-
-
 @pytest.fixture(scope="module", params=_backends())
 def module_database_url(request, tmp_path_factory) -> Iterator[str]:
     """A fresh migrated database shared by one test module (building one costs seconds; tests that change keys
     or logins make their own)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}"
-        engine = make_engine(url)
-        upgrade_to_head(engine)
-        engine.dispose()
+    with fresh_database(request, request.param, tmp_path_factory.mktemp("api"), prefix="sp_api") as url:
         yield url
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"sp_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")
