@@ -1,6 +1,5 @@
 """Every status change queues the fitting mail to the client, with its status (or survey) link marker."""
 
-from datetime import date
 
 from sqlalchemy import select
 
@@ -8,6 +7,7 @@ from core import correspondence
 from core.cases import change_status
 from core.enums import CaseStatus, Role
 from core.permissions import Actor
+from core.timeutil import now, to_berlin
 from db.engine import unit_of_work
 from db.models import Case, OutboxMessage, Person
 from tests.factories import make_case
@@ -34,7 +34,7 @@ def test_the_lifecycle_mails_the_client(engine):
         change_status(s, actor=STAFF, number=number, to=CaseStatus.CLAIM_SENT)
         correspondence.record_insurer_query(s, actor=STAFF, number=number, subject="Foto der Scheibe")
         change_status(s, actor=STAFF, number=number, to=CaseStatus.CLAIM_SENT)
-        correspondence.record_payment(s, actor=STAFF, number=number, amount_paid_cents=40_000, paid_on=date.today())
+        correspondence.record_payment(s, actor=STAFF, number=number, amount_paid_cents=40_000, paid_on=to_berlin(now()).date())
         change_status(s, actor=STAFF, number=number, to=CaseStatus.CLOSED)
     sent = mails(engine)
     assert [key for key, _ in sent] == ["status_update", "claim_letter_sent", "insurer_query", "claim_letter_sent",

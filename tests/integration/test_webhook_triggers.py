@@ -9,6 +9,7 @@ from core.assignment import override_assignment
 from core.auth import actor_for
 from core.cases import change_status
 from core.enums import CaseStatus, PartnerKind, Role
+from core.timeutil import now, to_berlin
 from db.engine import unit_of_work
 from db.models import User, WebhookDelivery
 from tests.factories import make_case, make_order, make_partner, make_user
@@ -38,7 +39,7 @@ def test_the_case_lifecycle_queues_its_events(engine, settings):
         override_assignment(s, actor=staff, number=number, partner_id=partner, reason="Nähe")
         change_status(s, actor=staff, number=number, to=CaseStatus.REVIEW)
         change_status(s, actor=staff, number=number, to=CaseStatus.CLAIM_SENT)
-        correspondence.record_payment(s, actor=staff, number=number, amount_paid_cents=40_000, paid_on=date.today())
+        correspondence.record_payment(s, actor=staff, number=number, amount_paid_cents=40_000, paid_on=to_berlin(now()).date())
     events = [e for e, _ in queued(engine)]
     assert events == ["case.created", "order.assigned", "case.status_changed", "case.status_changed",
                       "case.status_changed", "payment.recorded"]

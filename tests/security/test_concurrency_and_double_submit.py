@@ -8,7 +8,6 @@ queues one mail. The one-case status race is in tests/integration/test_concurren
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from core.enums import CaseStatus, DamageType, Role
 from core.errors import ConflictError, TransitionError
 from core.events import verify_chain
 from core.permissions import Actor
+from core.timeutil import now, to_berlin
 from db.engine import unit_of_work
 from db.models import CaseCallback, CaseEvent, OutboxMessage
 
@@ -125,7 +125,7 @@ def test_the_same_payment_sent_twice_is_recorded_once(engine):
     def pay():
         with unit_of_work(engine) as s:
             correspondence.record_payment(s, actor=STAFF, number=number, amount_paid_cents=40_000,
-                                          paid_on=date.today(), expected_version=version)
+                                          paid_on=to_berlin(now()).date(), expected_version=version)
 
     pay()
     with pytest.raises(ConflictError):
