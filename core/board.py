@@ -8,10 +8,10 @@ SQLite's LIMIT; it skips nothing), no sort of the whole table, at most one page 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from itertools import product
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Select,
     and_,
     func,
+    not_,
     or_,
     select,
     tuple_,
@@ -31,6 +32,7 @@ from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import UnaryExpression
 
 from core.audit import log_access
+from core.client_names import name_key
 from core.dashboard import CaseRow
 from core.enums import CaseStatus, DamageType, PartnerKind, Role
 from core.errors import PermissionDenied, ValidationError
@@ -51,8 +53,10 @@ MAX_PAGE_SIZE = 500
 EXPORT_LIMIT = 100_000
 EXPORT_BATCH = 1_000
 MAX_SEARCH_LENGTH = 100
-#: Search hits up to this many are fetched by primary key; more are matched while walking the page order.
+#: Case-number and plate hits up to this many are fetched by primary key; more are matched while walking.
 TEXT_FEW = 1_000
+#: A page of a client-name prefix with this many hits or more walks the page order instead of sorting the hits.
+NAME_DENSE = 5_000
 
 DeadlineFilter = Literal["flagged", "overdue"]
 #: A deadline filter keeps the cases still waiting for a claim letter that are at least this old.
@@ -65,7 +69,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _PARTIAL_PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]+([A-Z]{1,2})$")
 _LIKE_ESCAPE = "!"
-_VARIED_LETTERS = 3
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ class BoardFilter:
 
     `deadline`: "flagged" keeps cases waiting for their claim letter (status received or review, no letter)
     for 36 h or more (so overdue ones too), "overdue" those waiting for 48 h or more.
-    `text`: prefix of the case number, the plate or the client's last name (case-insensitive).
+    `text`: prefix of the case number (the whole number if the text has no digit: "SP" is not every case), of
+    the plate (from two characters on) or of the client's last name (case-insensitive).
     `received_from`/`received_to`: Berlin dates, received in [from, to) (`to` exclusive, as the KPIs count).
     `region`: first digit of the case's postal code (the KPIs' PLZ-Bereich); `partner_kind`: the Betriebsart
     the case needs. These two have no index of their own: the board reaches them with a period (the KPI
@@ -235,13 +239,14 @@ def _counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int]:
     if stored is not None:
         return stored
     where = _conditions(session, filters, now())
-    if filters.deadline is not None:
-        where.append(Case.status.in_(WAITING_STATUSES))
-    search = _search(session, filters, walk=False)
-    if search.where:  # counting every hit: from the search's sets, never by walking a filter's index
-        where = search.pin(where)
-    stmt = select(Case.status, func.count()).where(*where, *search.where).group_by(Case.status)
-    counts = dict(session.execute(stmt).all())
+    statuses = None if filters.deadline is None else WAITING_STATUSES
+    if statuses is not None:
+        where.append(Case.status.in_(statuses))
+    search = _search(session, filters, statuses=statuses, walk=False)
+    counts: Counter[str] = Counter()
+    for arm in [[arm] for arm in search.arms] or [list(search.walk)]:  # disjoint arms: their counts add up
+        stmt = select(Case.status, func.count()).where(*search.pin(where), *arm).group_by(Case.status)
+        counts.update(dict(session.execute(stmt).all()))
     return {status: counts.get(status, 0) for status in CaseStatus}
 
 
@@ -305,7 +310,7 @@ def _page_keys(
 
     Only these two columns, so an index on (filter column, received_at) answers it in order and stops after
     `limit` entries. Several statuses are one such query per status, merged (an IN list would make the
-    database sort every match). A search with few hits reads just those by primary key and sorts them.
+    database sort every match). A search reads its hits from their own indexes and sorts them (`_search`).
     """
     statuses = _status_set(filters)
     if statuses == ():
@@ -314,28 +319,55 @@ def _page_keys(
     if after is not None:
         # a row value: SQLite and PostgreSQL both read it as a range on the received_at index
         where.append(tuple_(Case.received_at, Case.id) < tuple_(after.received_at, after.id))
-    search = _search(session, filters, walk=True)
-
-    def keys(*extra: ColumnElement[bool]) -> Select:
-        conditions = search.pin([*where, *extra]) if search.few else [*where, *extra]
-        return (
-            select(Case.received_at, Case.id)
-            .where(*conditions, *search.where)
-            .order_by(Case.received_at.desc(), Case.id.desc())
-            .limit(limit)
-        )
-
-    if statuses is None:
-        stmt = keys()
-    elif len(statuses) == 1 or search.few:
-        stmt = keys(Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0])
+    status = [] if statuses is None else [
+        Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
+    ]
+    search = _search(session, filters, statuses=statuses, walk=True)
+    walk = search.walk
+    if search.arms:
+        hits = _sorted_hits(session, search.pin([*where, *status]), search, limit)
+        if hits is not None:
+            return hits
+        walk = search.dense
+    if statuses is None or len(statuses) == 1:
+        stmt = _keys([*where, *status, *walk], limit)
     else:
-        arms = [keys(Case.status == status).subquery() for status in statuses]
-        merged = union_all(*(select(arm.c.received_at, arm.c.id) for arm in arms)).subquery()
-        stmt = select(merged.c.received_at, merged.c.id).order_by(
-            merged.c.received_at.desc(), merged.c.id.desc()
-        ).limit(limit)
+        stmt = _merged([_keys([*where, Case.status == s, *walk], limit) for s in statuses], limit)
     return [(r.received_at, r.id) for r in session.execute(stmt)]
+
+
+def _sorted_hits(
+    session: Session, where: list[ColumnElement[bool]], search: _Search, limit: int
+) -> list[tuple[datetime, int]] | None:
+    """The first `limit` hits of a search's arms in board order, each arm read from its index and sorted.
+
+    None on SQLite when the name arm has NAME_DENSE hits or more (read up to that many): walking the page order
+    finds a page of them faster than sorting them all. PostgreSQL's planner makes that choice itself from its
+    statistics of the name key (it walks the page-order index for "schu", ~5 % of all cases).
+    """
+    if search.dialect == "sqlite":
+        probe = select(Case.id).where(*where, search.arms[0]).limit(NAME_DENSE).subquery()
+        if session.scalar(select(func.count()).select_from(probe)) >= NAME_DENSE:
+            return None
+    keys: list[tuple[datetime, int]] = []
+    for arm in search.arms:
+        keys += [(r.received_at, r.id) for r in session.execute(_keys([*where, arm], limit))]
+    return sorted(keys, reverse=True)[:limit]
+
+
+def _keys(where: list[ColumnElement[bool]], limit: int) -> Select:
+    order = (Case.received_at.desc(), Case.id.desc())
+    return select(Case.received_at, Case.id).where(*where).order_by(*order).limit(limit)
+
+
+def _merged(parts: list[Select], limit: int) -> Select:
+    """The first `limit` keys of several disjoint key queries, in board order."""
+    if len(parts) == 1:
+        return parts[0]
+    subs = [part.subquery() for part in parts]
+    merged = union_all(*(select(sub.c.received_at, sub.c.id) for sub in subs)).subquery()
+    order = (merged.c.received_at.desc(), merged.c.id.desc())
+    return select(merged.c.received_at, merged.c.id).order_by(*order).limit(limit)
 
 
 def _fetch_rows(session: Session, keys: list[tuple[datetime, int]], *, export: bool = False) -> list:
@@ -395,16 +427,20 @@ def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[Co
 
 @dataclass(frozen=True)
 class _Search:
-    """The search text's condition (none without a text) and whether it has few hits (a page then `pin`s)."""
+    """What a search text adds to a query: either `arms`, disjoint conditions each read from its own index (the
+    hits are then sorted; `dense` if there are too many), or `walk`, a condition tested on each row while a
+    page is read in page order."""
 
-    where: tuple[ColumnElement[bool], ...] = ()
-    few: bool = False
+    arms: tuple[ColumnElement[bool], ...] = ()
+    walk: tuple[ColumnElement[bool], ...] = ()
+    dense: tuple[ColumnElement[bool], ...] = ()  # with arms: the walk when the name arm has NAME_DENSE hits
     dialect: str = ""
 
     def pin(self, where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
-        """The other conditions with SQLite's unary `+` on every cases column, so that it reads the hits by
-        primary key: without statistics it would rather walk a filter's index (a partner's 250,000 orders)."""
-        if self.dialect != "sqlite":
+        """With arms, the other conditions with SQLite's unary `+` on every cases column, so that it reads the
+        hits from the arm's index: without statistics it would rather walk a filter's index in page order
+        (a partner's 250,000 orders) and test each row."""
+        if not self.arms or self.dialect != "sqlite":
             return where
         return [visitors.replacement_traverse(w, {}, _unindexed) for w in where]
 
@@ -416,36 +452,58 @@ def _unindexed(element):
     return None
 
 
-def _search(session: Session, filters: BoardFilter, *, walk: bool) -> _Search:
+def _search(
+    session: Session, filters: BoardFilter, *, statuses: tuple[CaseStatus, ...] | None, walk: bool
+) -> _Search:
     """Case number, plate or client last name starts with the search text.
 
-    Three id sets, each read from its own index. Up to TEXT_FEW hits (a case number, a plate, a rare name)
-    are fetched first and then read by primary key. A broader prefix ("müll" is ~1 % of all cases) is matched
-    while a page (`walk`) is read in page order, as without a search: the case's id against the number and
-    plate hits, its client against the persons with that name. Looking up and sorting every hit, or even
-    collecting the cases of all those persons, costs more than walking until the page is full. Not so for a
-    short case-number prefix: numbers follow the intake, so its hits lie together, possibly far back.
+    Usually the case number and plate hits are few (up to TEXT_FEW): they are fetched first, and a page or a
+    count reads two disjoint arms, the client-name prefix as one range per wanted status (`statuses`, None:
+    any) of ix_cases_status_client_name (which holds the page order and the counted filters too, so "möll",
+    ~1 % of all cases, needs no table rows) and those few cases by primary key without the name hits. Only a
+    page of a very common name prefix (NAME_DENSE hits or more: "m", "schu") is found faster by walking the
+    page order and testing each case, as without a search.
+    Many number or plate hits ("B-", a short case-number prefix) make one condition on the case row, walked
+    (plates) or left to the database (numbers follow the intake, so their hits lie together, possibly far back).
     """
     if not filters.text:
         return _Search()
     dialect = session.get_bind().dialect.name
     text = filters.text
-    names = or_(*(_starts_with(func.lower(Person.last_name), p, dialect) for p in name_prefixes(text)))
-    # ix_cases_number_upper
-    numbers = select(Case.id).where(_starts_with(func.upper(Case.number), text.upper(), dialect)).correlate(None)
-    # ix_cases_plate_incident
-    plates = select(Case.id).where(_starts_with(Case.plate, plate_prefix(text), dialect)).correlate(None)
-    # ix_persons_last_name_lower, then ix_cases_client_id (a join: stops after the first TEXT_FEW + 1)
-    clients = select(Case.id).join(Person, Case.client_id == Person.id).where(names).correlate(None)
-    first = session.scalars(union_all(numbers, plates, clients).limit(TEXT_FEW + 1)).all()
-    if len(first) <= TEXT_FEW:
-        return _Search((Case.id.in_(sorted(set(first))),), few=True, dialect=dialect)
-    ids, client_ids = Case.__table__.c.id, Case.__table__.c.client_id
-    walk = walk and len(session.scalars(numbers.limit(TEXT_FEW + 1)).all()) <= TEXT_FEW
-    if walk and dialect == "sqlite":  # the sets, not an index, decide: the walk is on the page-order index
-        ids, client_ids = _unindexed(ids), _unindexed(client_ids)
-    persons = select(Person.id).where(names).correlate(None)
-    return _Search((or_(ids.in_(union_all(numbers, plates)), client_ids.in_(persons)),), dialect=dialect)
+    named = _starts_with(Case.client_name_key, name_key(text), dialect)
+    # ix_cases_status_client_name: a name range per status (all of them named, as the index starts with them)
+    name = and_(Case.status.in_(statuses or tuple(CaseStatus)), named)
+    # ix_cases_number_upper; without a digit only the whole number: every number starts with "SP-"
+    number = func.upper(Case.number)
+    numbered = _starts_with(number, text.upper(), dialect) if _has_digit(text) else number == text.upper()
+    numbers = select(Case.id).where(numbered).correlate(None)
+    # ix_cases_plate_incident; a single letter is not a district ("S" would be S-, SB-, SU-, …): the whole plate
+    plate = plate_prefix(text)
+    plated = _starts_with(Case.plate, plate, dialect) if len(plate) > 1 else Case.plate == plate
+    plates = select(Case.id).where(plated).correlate(None)
+    few = sorted(set(session.scalars(union_all(numbers, plates).limit(TEXT_FEW + 1))))
+    if len(few) <= TEXT_FEW:
+        arms = (name, and_(Case.id.in_(few), not_(named))) if few else (name,)
+        either = or_(Case.id.in_(few), named) if few else named
+        return _Search(arms, dense=(_walked(either, dialect),), dialect=dialect)
+    if not walk:  # counting: the name hits from their index, the other hits from the number and plate indexes
+        return _Search((name, and_(or_(numbered, plated), not_(named))), dialect=dialect)
+    # a page: each case is tested, while walking the page order or as the database sees fit
+    walk = len(session.scalars(numbers.limit(TEXT_FEW + 1)).all()) <= TEXT_FEW
+    either = or_(numbered, plated, named if walk else name)
+    return _Search(walk=(_walked(either, dialect) if walk else either,), dialect=dialect)
+
+
+def _walked(condition: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
+    """The condition for a walk on the page-order index: on SQLite with no cases column indexed, so that the
+    condition, not an index, decides (PostgreSQL's planner weighs it with its statistics)."""
+    if dialect != "sqlite":
+        return condition
+    return visitors.replacement_traverse(condition, {}, _unindexed)
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
 
 
 def _starts_with(expr: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:
@@ -469,22 +527,6 @@ def _successor(prefix: str) -> str | None:
             return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
         prefix = prefix[:-1]
     return None
-
-
-def name_prefixes(text: str) -> list[str]:
-    """The search text as SQL's lower() may have stored it: SQLite's lower() (and PostgreSQL's in a C
-    locale) folds only A–Z, so each non-ASCII letter is tried in both cases ("özd" -> "özd", "Özd").
-    Only the first three such letters vary (at most eight prefixes)."""
-    options: list[tuple[str, ...]] = []
-    varied = 0
-    for ch in text:
-        low, up = ch.lower(), ch.upper()
-        if ch.isascii() or varied == _VARIED_LETTERS or low == up or len(low) != 1 or len(up) != 1:
-            options.append((low,))
-        else:
-            options.append((low, up))
-            varied += 1
-    return list(dict.fromkeys("".join(p) for p in product(*options)))
 
 
 def plate_prefix(text: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import (
+    client_names,  # noqa: F401 — importing it installs the session hook that keeps the name search key current
     kpi_store,  # noqa: F401 — importing it installs the session hook that keeps the KPIs current
     notify,
     webhooks,

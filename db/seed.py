@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from core import kpi_store
 from core.auth import hash_password
 from core.cases import DEFAULT_PARTNER_KIND
+from core.client_names import name_key
 from core.enums import CaseStatus, DamageType, PartnerKind, Role
 from core.errors import ValidationError
 from core.events import GENESIS_HASH, event_hash
@@ -74,6 +75,7 @@ COLUMNS: dict[type, tuple[str, ...]] = {
     Person: ("id", "first_name", "last_name", "email", "phone", "street", "postal_code", "city", "legal_basis",
              "legal_basis_at", "created_at"),
     Case: ("id", "number", "status", "damage_type", "partner_kind", "insurer_id", "broker_id", "client_id",
+           "client_name_key",
            "partner_id", "clerk_id", "policy_number", "insurer_claim_number", "plate", "vin", "incident_date",
            "incident_description", "postal_code", "received_at", "review_started_at", "claim_letter_sent_at",
            "paid_at", "closed_at", "cancelled_at", "status_reason", "amount_claimed_cents", "amount_paid_cents",
@@ -477,7 +479,8 @@ class _Builder:
         case = {
             "id": a.case_id, "number": a.number, "status": RECEIVED, "damage_type": a.damage.value,
             "partner_kind": DEFAULT_PARTNER_KIND[a.damage].value, "insurer_id": insurer_id, "broker_id": broker_id,
-            "client_id": person_id, "partner_id": a.partner_id, "clerk_id": clerk[0],
+            "client_id": person_id, "client_name_key": name_key(client["last_name"]), "partner_id": a.partner_id,
+            "clerk_id": clerk[0],
             "policy_number": f"{between(rng, 100, 999)}-{between(rng, 1_000_000, 9_999_999)}",
             "insurer_claim_number": f"{prefix}-{a.number[5:7]}-{between(rng, 1_000_000, 9_999_999)}",
             "plate": dd.plate(rng, dd.CITIES[a.city][2]), "vin": dd.vin(rng), "incident_date": self.day(incident),

@@ -31,6 +31,11 @@ class Case(Base):
         Index("ix_cases_clerk_received", "clerk_id", "received_at"),
         Index("ix_cases_insurer_received", "insurer_id", "received_at"),
         Index("ix_cases_damage_received", "damage_type", "received_at"),
+        # the board's client-name search: a name prefix is one range of this index per status, which also holds
+        # the page order and the filters the board counts by, so neither the hits' rows nor their tab counts
+        # need the table, and the counts come out grouped (1 % of all cases is ~10,000 index entries)
+        Index("ix_cases_status_client_name", "status", "client_name_key", "received_at", "id", "partner_id",
+              "insurer_id", "damage_type", "clerk_id", postgresql_ops={"client_name_key": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +46,8 @@ class Case(Base):
     insurer_id: Mapped[int] = mapped_column(ForeignKey("insurers.id"), index=True)
     broker_id: Mapped[int | None] = mapped_column(ForeignKey("brokers.id"))
     client_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    # the client's last name, lower-cased in Python (core.client_names keeps it current)
+    client_name_key: Mapped[str] = mapped_column(String(100), default="", server_default="")
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     policy_number: Mapped[str] = mapped_column(String(50), default="")

@@ -80,7 +80,7 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# The board's case-insensitive last-name prefix search.
+# The case-insensitive last-name prefix search of the data-protection requests (core.subject_rights).
 Index(
     "ix_persons_last_name_lower", func.lower(Person.last_name).label("last_name_lower"),
     postgresql_ops={"last_name_lower": "text_pattern_ops"},

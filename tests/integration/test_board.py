@@ -166,6 +166,16 @@ def test_search_by_last_name_prefix_is_case_insensitive(engine):
     assert shown(engine, BoardFilter(text="ller")) == []  # a prefix, not a substring
 
 
+def test_search_without_a_digit_finds_only_a_whole_case_number(engine):
+    numbers = [add_case(engine, client_last_name="Albers") for _ in range(2)]
+    with unit_of_work(engine) as s:
+        s.scalar(select(Case).where(Case.number == numbers[0])).number = "AKTE-X"  # a legacy number kept on import
+    assert shown(engine, BoardFilter(text="sp")) == []  # not every case
+    assert shown(engine, BoardFilter(text="akte-x")) == ["AKTE-X"]
+    assert shown(engine, BoardFilter(text="akte")) == []
+    assert shown(engine, BoardFilter(text="sp-2")) == [numbers[1]]
+
+
 def test_search_treats_like_wildcards_as_text(engine):
     add_case(engine, client_last_name="Muster")
     literal = add_case(engine, client_last_name="M_ster")
@@ -177,6 +187,38 @@ def test_search_combines_with_other_filters(engine):
     accident = add_case(engine, client_last_name="Muster", damage_type=DamageType.ACCIDENT)
     add_case(engine, client_last_name="Muster")
     assert shown(engine, BoardFilter(text="muster", damage_type=DamageType.ACCIDENT)) == [accident]
+
+
+def counts(engine, filters) -> dict:
+    with read_only(engine) as s:
+        return board.status_counts(s, actor=STAFF, filters=filters)
+
+
+def test_case_found_by_plate_and_by_name_is_listed_and_counted_once(engine):
+    both = add_case(engine, client_last_name="Möller", plate="MÖL-AB 12")
+    by_name = add_case(engine, client_last_name="Mölders", plate="B-AB 1")
+    by_plate = add_case(engine, client_last_name="Albers", plate="MÖL-CD 3")
+    add_case(engine, client_last_name="Albers", plate="B-CD 4")
+    move(engine, both, S.REVIEW)
+    assert shown(engine, BoardFilter(text="möl")) == [by_plate, by_name, both]
+    assert counts(engine, BoardFilter(text="möl"))[S.RECEIVED] == 2
+    assert counts(engine, BoardFilter(text="möl"))[S.REVIEW] == 1
+
+
+def test_a_very_common_name_prefix_walks_the_page_order_with_the_same_result(engine, monkeypatch):
+    base = now() - timedelta(hours=30)
+    for i in range(15):
+        make_case(engine, received_at=base + timedelta(hours=i % 4), last_name=("Maier", "Meyer", "Albers")[i % 3])
+    plate_hit = add_case(engine, client_last_name="Albers", plate="MA-AB 1")
+    move(engine, plate_hit, S.REVIEW)
+    filters = [BoardFilter(text="m"), BoardFilter(text="ma", statuses=(S.RECEIVED, S.REVIEW)),
+               BoardFilter(text="me", statuses=(S.RECEIVED,)), BoardFilter(text="ma", damage_type=DamageType.GLASS)]
+    sorted_hits = [(walk(engine, f, page_size=4), counts(engine, f)) for f in filters]
+    monkeypatch.setattr(board, "NAME_DENSE", 2)
+    assert [(walk(engine, f, page_size=4), counts(engine, f)) for f in filters] == sorted_hits
+    assert len(sorted_hits[0][0]) == 10 and plate_hit not in sorted_hits[0][0]  # one letter is not a district
+    assert len(sorted_hits[1][0]) == 6 and plate_hit in sorted_hits[1][0]
+    assert sorted_hits[1][0] == board_order(engine, set(sorted_hits[1][0]))
 
 
 # --- keyset paging ------------------------------------------------------------------------------
@@ -421,8 +463,9 @@ def test_page_queries_read_an_index_in_page_order(engine, filters):
 
 @pytest.mark.parametrize(
     "filters",
-    [BoardFilter(statuses=(S.RECEIVED, S.REVIEW)), BoardFilter(deadline="overdue"), BoardFilter(text="müll")],
-    ids=["two_statuses", "deadline", "text"],
+    [BoardFilter(statuses=(S.RECEIVED, S.REVIEW)), BoardFilter(deadline="overdue"), BoardFilter(text="müll"),
+     BoardFilter(text="müll", partner_id=1, statuses=(S.CLOSED,))],
+    ids=["two_statuses", "deadline", "text", "text_in_a_partners_tab"],
 )
 def test_other_board_queries_never_scan_the_cases_table(engine, filters):
     if engine.dialect.name != "sqlite":
@@ -432,3 +475,25 @@ def test_other_board_queries_never_scan_the_cases_table(engine, filters):
         steps = [line for plan in plans(engine, filters, after) for line in plan]
         assert not [line for line in steps if line.startswith("SCAN cases") and "INDEX" not in line], steps
         assert not [line for line in steps if line.startswith("SCAN persons")], steps
+
+
+def test_name_search_and_its_counts_read_the_name_index_without_the_table(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    make_case(engine, last_name="Müller")
+    filters = BoardFilter(text="müll", partner_id=1, statuses=(S.CLOSED,))
+    steps = [line for plan in plans(engine, filters) for line in plan]
+    assert any("COVERING INDEX ix_cases_status_client_name" in line for line in steps), steps
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    with read_only(engine) as s:
+        board.status_counts(s, actor=STAFF, filters=filters)
+    event.remove(engine, "before_cursor_execute", capture)
+    with engine.connect() as conn:
+        counted = [row[-1] for sql, params in statements if "count(" in sql
+                   for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+    assert any("COVERING INDEX ix_cases_status_client_name" in line for line in counted), counted

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from core.auth import verify_password
 from core.cases import DEFAULT_PARTNER_KIND, NewCase, create_case
+from core.client_names import name_key
 from core.enums import OPEN_STATUSES, CaseStatus, DamageType, PartnerKind, Role
 from core.errors import ValidationError
 from core.events import verify_chain
@@ -26,6 +27,7 @@ from db.models import (
     Insurer,
     InsurerQuery,
     Partner,
+    Person,
     SurveyAnswer,
     User,
 )
@@ -358,3 +360,10 @@ def test_another_seed_gives_other_data(engine, tmp_path):
         assert _fingerprint(other) != _fingerprint(engine)
     finally:
         other.dispose()
+
+
+def test_cases_carry_their_clients_name_key(seeded):
+    engine, _ = seeded
+    with read_only(engine) as s:
+        rows = s.execute(select(Case.client_name_key, Person.last_name).join(Person, Case.client_id == Person.id)).all()
+    assert rows and all(key == name_key(last) for key, last in rows)
