@@ -7,7 +7,6 @@ SQLite's LIMIT; it skips nothing), no sort of the whole table, at most one page 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -16,26 +15,20 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     Select,
-    and_,
     func,
-    not_,
-    or_,
     select,
     tuple_,
     union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import operators, visitors
-from sqlalchemy.sql.elements import UnaryExpression
 
 from core.audit import log_access
-from core.client_names import name_key
+from core.board_search import keys_query, search_for, sorted_hits, starts_with
 from core.dashboard import CaseRow
 from core.enums import CaseStatus, DamageType, PartnerKind, Role
-from core.errors import PermissionDenied, ValidationError
+from core.errors import PermissionDenied
 from core.i18n import label, t
 from core.lifecycle import (
     CLAIM_LETTER_DUE_AFTER,
@@ -45,7 +38,6 @@ from core.lifecycle import (
 from core.money import format_eur
 from core.permissions import GRANTS, Action, Actor, require
 from core.timeutil import berlin_midnight_utc, format_dt, now
-from core.validation import plate as parse_plate
 from db.models import Case, CaseCount, Insurer, Partner, Person, User
 
 PAGE_SIZE = 50
@@ -53,10 +45,6 @@ MAX_PAGE_SIZE = 500
 EXPORT_LIMIT = 100_000
 EXPORT_BATCH = 1_000
 MAX_SEARCH_LENGTH = 100
-#: Case-number and plate hits up to this many are fetched by primary key; more are matched while walking.
-TEXT_FEW = 1_000
-#: A page of a client-name prefix with this many hits or more walks the page order instead of sorting the hits.
-NAME_DENSE = 5_000
 
 DeadlineFilter = Literal["flagged", "overdue"]
 #: A deadline filter keeps the cases still waiting for a claim letter that are at least this old.
@@ -67,8 +55,6 @@ CLERK_ROLES = tuple(role for role in Role if Action.EDIT_CASE in GRANTS[role])
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_PARTIAL_PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]+([A-Z]{1,2})$")
-_LIKE_ESCAPE = "!"
 
 
 @dataclass(frozen=True)
@@ -242,7 +228,7 @@ def _counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int]:
     statuses = None if filters.deadline is None else WAITING_STATUSES
     if statuses is not None:
         where.append(Case.status.in_(statuses))
-    search = _search(session, filters, statuses=statuses, walk=False)
+    search = search_for(session, filters.text, statuses=statuses, walk=False)
     counts: Counter[str] = Counter()
     for arm in [[arm] for arm in search.arms] or [list(search.walk)]:  # disjoint arms: their counts add up
         stmt = select(Case.status, func.count()).where(*search.pin(where), *arm).group_by(Case.status)
@@ -310,7 +296,7 @@ def _page_keys(
 
     Only these two columns, so an index on (filter column, received_at) answers it in order and stops after
     `limit` entries. Several statuses are one such query per status, merged (an IN list would make the
-    database sort every match). A search reads its hits from their own indexes and sorts them (`_search`).
+    database sort every match). A search reads its hits from their own indexes (core.board_search).
     """
     statuses = _status_set(filters)
     if statuses == ():
@@ -322,42 +308,18 @@ def _page_keys(
     status = [] if statuses is None else [
         Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
     ]
-    search = _search(session, filters, statuses=statuses, walk=True)
+    search = search_for(session, filters.text, statuses=statuses, walk=True)
     walk = search.walk
     if search.arms:
-        hits = _sorted_hits(session, search.pin([*where, *status]), search, limit)
+        hits = sorted_hits(session, search.pin([*where, *status]), search, limit)
         if hits is not None:
             return hits
         walk = search.dense
     if statuses is None or len(statuses) == 1:
-        stmt = _keys([*where, *status, *walk], limit)
+        stmt = keys_query([*where, *status, *walk], limit)
     else:
-        stmt = _merged([_keys([*where, Case.status == s, *walk], limit) for s in statuses], limit)
+        stmt = _merged([keys_query([*where, Case.status == s, *walk], limit) for s in statuses], limit)
     return [(r.received_at, r.id) for r in session.execute(stmt)]
-
-
-def _sorted_hits(
-    session: Session, where: list[ColumnElement[bool]], search: _Search, limit: int
-) -> list[tuple[datetime, int]] | None:
-    """The first `limit` hits of a search's arms in board order, each arm read from its index and sorted.
-
-    None on SQLite when the name arm has NAME_DENSE hits or more (read up to that many): walking the page order
-    finds a page of them faster than sorting them all. PostgreSQL's planner makes that choice itself from its
-    statistics of the name key (it walks the page-order index for "schu", ~5 % of all cases).
-    """
-    if search.dialect == "sqlite":
-        probe = select(Case.id).where(*where, search.arms[0]).limit(NAME_DENSE).subquery()
-        if session.scalar(select(func.count()).select_from(probe)) >= NAME_DENSE:
-            return None
-    keys: list[tuple[datetime, int]] = []
-    for arm in search.arms:
-        keys += [(r.received_at, r.id) for r in session.execute(_keys([*where, arm], limit))]
-    return sorted(keys, reverse=True)[:limit]
-
-
-def _keys(where: list[ColumnElement[bool]], limit: int) -> Select:
-    order = (Case.received_at.desc(), Case.id.desc())
-    return select(Case.received_at, Case.id).where(*where).order_by(*order).limit(limit)
 
 
 def _merged(parts: list[Select], limit: int) -> Select:
@@ -421,122 +383,8 @@ def _conditions(session: Session, filters: BoardFilter, at: datetime) -> list[Co
     if filters.partner_kind is not None:
         where.append(Case.partner_kind == filters.partner_kind)
     if filters.region is not None:
-        where.append(_starts_with(Case.postal_code, filters.region, session.get_bind().dialect.name))
+        where.append(starts_with(Case.postal_code, filters.region, session.get_bind().dialect.name))
     return where
-
-
-@dataclass(frozen=True)
-class _Search:
-    """What a search text adds to a query: either `arms`, disjoint conditions each read from its own index (the
-    hits are then sorted; `dense` if there are too many), or `walk`, a condition tested on each row while a
-    page is read in page order."""
-
-    arms: tuple[ColumnElement[bool], ...] = ()
-    walk: tuple[ColumnElement[bool], ...] = ()
-    dense: tuple[ColumnElement[bool], ...] = ()  # with arms: the walk when the name arm has NAME_DENSE hits
-    dialect: str = ""
-
-    def pin(self, where: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
-        """With arms, the other conditions with SQLite's unary `+` on every cases column, so that it reads the
-        hits from the arm's index: without statistics it would rather walk a filter's index in page order
-        (a partner's 250,000 orders) and test each row."""
-        if not self.arms or self.dialect != "sqlite":
-            return where
-        return [visitors.replacement_traverse(w, {}, _unindexed) for w in where]
-
-
-def _unindexed(element):
-    """A cases column as `+column` (SQLite uses no index for it); None (unchanged) for anything else."""
-    if isinstance(element, Column) and element.table is Case.__table__:
-        return UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)
-    return None
-
-
-def _search(
-    session: Session, filters: BoardFilter, *, statuses: tuple[CaseStatus, ...] | None, walk: bool
-) -> _Search:
-    """Case number, plate or client last name starts with the search text.
-
-    Usually the case number and plate hits are few (up to TEXT_FEW): they are fetched first, and a page or a
-    count reads two disjoint arms, the client-name prefix as one range per wanted status (`statuses`, None:
-    any) of ix_cases_status_client_name (which holds the page order and the counted filters too, so "möll",
-    ~1 % of all cases, needs no table rows) and those few cases by primary key without the name hits. Only a
-    page of a very common name prefix (NAME_DENSE hits or more: "m", "schu") is found faster by walking the
-    page order and testing each case, as without a search.
-    Many number or plate hits ("B-", a short case-number prefix) make one condition on the case row, walked
-    (plates) or left to the database (numbers follow the intake, so their hits lie together, possibly far back).
-    """
-    if not filters.text:
-        return _Search()
-    dialect = session.get_bind().dialect.name
-    text = filters.text
-    named = _starts_with(Case.client_name_key, name_key(text), dialect)
-    # ix_cases_status_client_name: a name range per status (all of them named, as the index starts with them)
-    name = and_(Case.status.in_(statuses or tuple(CaseStatus)), named)
-    # ix_cases_number_upper; without a digit only the whole number: every number starts with "SP-"
-    number = func.upper(Case.number)
-    numbered = _starts_with(number, text.upper(), dialect) if _has_digit(text) else number == text.upper()
-    numbers = select(Case.id).where(numbered).correlate(None)
-    # ix_cases_plate_incident; a single letter is not a district ("S" would be S-, SB-, SU-, …): the whole plate
-    plate = plate_prefix(text)
-    plated = _starts_with(Case.plate, plate, dialect) if len(plate) > 1 else Case.plate == plate
-    plates = select(Case.id).where(plated).correlate(None)
-    few = sorted(set(session.scalars(union_all(numbers, plates).limit(TEXT_FEW + 1))))
-    if len(few) <= TEXT_FEW:
-        arms = (name, and_(Case.id.in_(few), not_(named))) if few else (name,)
-        either = or_(Case.id.in_(few), named) if few else named
-        return _Search(arms, dense=(_walked(either, dialect),), dialect=dialect)
-    if not walk:  # counting: the name hits from their index, the other hits from the number and plate indexes
-        return _Search((name, and_(or_(numbered, plated), not_(named))), dialect=dialect)
-    # a page: each case is tested, while walking the page order or as the database sees fit
-    walk = len(session.scalars(numbers.limit(TEXT_FEW + 1)).all()) <= TEXT_FEW
-    either = or_(numbered, plated, named if walk else name)
-    return _Search(walk=(_walked(either, dialect) if walk else either,), dialect=dialect)
-
-
-def _walked(condition: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
-    """The condition for a walk on the page-order index: on SQLite with no cases column indexed, so that the
-    condition, not an index, decides (PostgreSQL's planner weighs it with its statistics)."""
-    if dialect != "sqlite":
-        return condition
-    return visitors.replacement_traverse(condition, {}, _unindexed)
-
-
-def _has_digit(text: str) -> bool:
-    return any(ch.isdigit() for ch in text)
-
-
-def _starts_with(expr: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:
-    """`expr` starts with `prefix`, written so that a b-tree index on `expr` can serve it.
-
-    PostgreSQL: LIKE 'prefix%' on a text_pattern_ops index (right under any collation). SQLite: the range
-    [prefix, successor) on its BINARY collation, which orders by code point exactly like the prefixes.
-    """
-    if dialect == "postgresql":
-        escaped = "".join(_LIKE_ESCAPE + ch if ch in f"%_{_LIKE_ESCAPE}" else ch for ch in prefix)
-        return expr.like(escaped + "%", escape=_LIKE_ESCAPE)
-    upper = _successor(prefix)
-    return expr >= prefix if upper is None else and_(expr >= prefix, expr < upper)
-
-
-def _successor(prefix: str) -> str | None:
-    """The smallest string above every string that starts with `prefix` (None: there is none)."""
-    while prefix:
-        code = ord(prefix[-1]) + 1
-        if code <= 0x10FFFF:
-            return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
-        prefix = prefix[:-1]
-    return None
-
-
-def plate_prefix(text: str) -> str:
-    """The search text as a stored plate starts: `b ab 12` -> `B-AB 12`, `B AB` -> `B-AB`, else upper-cased."""
-    raw = " ".join(text.upper().split())
-    try:
-        return parse_plate(raw) or raw
-    except ValidationError:
-        partial = _PARTIAL_PLATE.match(raw)
-        return f"{partial.group(1)}-{partial.group(2)}" if partial else raw
 
 
 # --- the board's address (/board?insurer=3&from=2026-11-02&to=2026-11-09) ---------------------------

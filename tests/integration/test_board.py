@@ -7,7 +7,7 @@ import openpyxl
 import pytest
 from sqlalchemy import event, select
 
-from core import board, cases
+from core import board, board_search, cases
 from core.board import BoardFilter, Cursor
 from core.enums import CaseStatus as S
 from core.enums import DamageType, Role
@@ -214,7 +214,7 @@ def test_a_very_common_name_prefix_walks_the_page_order_with_the_same_result(eng
     filters = [BoardFilter(text="m"), BoardFilter(text="ma", statuses=(S.RECEIVED, S.REVIEW)),
                BoardFilter(text="me", statuses=(S.RECEIVED,)), BoardFilter(text="ma", damage_type=DamageType.GLASS)]
     sorted_hits = [(walk(engine, f, page_size=4), counts(engine, f)) for f in filters]
-    monkeypatch.setattr(board, "NAME_DENSE", 2)
+    monkeypatch.setattr(board_search, "NAME_DENSE", 2)
     assert [(walk(engine, f, page_size=4), counts(engine, f)) for f in filters] == sorted_hits
     assert len(sorted_hits[0][0]) == 10 and plate_hit not in sorted_hits[0][0]  # one letter is not a district
     assert len(sorted_hits[1][0]) == 6 and plate_hit in sorted_hits[1][0]
