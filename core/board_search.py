@@ -55,9 +55,7 @@ class Search:
         """With arms, the other conditions with SQLite's unary `+` on every cases column, so that it reads the
         hits from the arm's index: without statistics it would rather walk a filter's index in page order
         (a partner's 250,000 orders) and test each row."""
-        if not self.arms or self.dialect != "sqlite":
-            return where
-        return [visitors.replacement_traverse(w, {}, _unindexed) for w in where]
+        return [_walked(w, self.dialect) for w in where] if self.arms else where
 
 
 def _unindexed(element):
@@ -89,7 +87,8 @@ def search_for(
     name = and_(Case.status.in_(statuses or tuple(CaseStatus)), named)
     # ix_cases_number_upper; without a digit only the whole number: every number starts with "SP-"
     number = func.upper(Case.number)
-    numbered = starts_with(number, text.upper(), dialect) if _has_digit(text) else number == text.upper()
+    has_digit = any(ch.isdigit() for ch in text)
+    numbered = starts_with(number, text.upper(), dialect) if has_digit else number == text.upper()
     numbers = select(Case.id).where(numbered).correlate(None)
     # ix_cases_plate_incident; a single letter is not a district ("S" would be S-, SB-, SU-, …): the whole plate
     plate = plate_prefix(text)
@@ -134,15 +133,11 @@ def keys_query(where: list[ColumnElement[bool]], limit: int) -> Select:
 
 
 def _walked(condition: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
-    """The condition for a walk on the page-order index: on SQLite with no cases column indexed, so that the
-    condition, not an index, decides (PostgreSQL's planner weighs it with its statistics)."""
+    """The condition on SQLite with no cases column indexed, so that another index is read (the page order for
+    a walk, the arm's for `Search.pin`); PostgreSQL's planner weighs it with its statistics."""
     if dialect != "sqlite":
         return condition
     return visitors.replacement_traverse(condition, {}, _unindexed)
-
-
-def _has_digit(text: str) -> bool:
-    return any(ch.isdigit() for ch in text)
 
 
 def starts_with(expr: ColumnElement[str], prefix: str, dialect: str) -> ColumnElement[bool]:
