@@ -364,9 +364,10 @@ def main() -> None:
                                                                          damage_type="glass", region="8"),
         "52 weeks, insurer 1 + workshop": KpiFilter(end - timedelta(weeks=52), end, insurer_id=1,
                                                     partner_kind="workshop"),
-        "52 weeks, accident + appraiser (each about a third)": KpiFilter(end - timedelta(weeks=52), end,
-                                                                         damage_type="accident",
-                                                                         partner_kind="appraiser"),
+        "52 weeks, accident + appraiser (only appraisers take accidents)": KpiFilter(
+            end - timedelta(weeks=52), end, damage_type="accident", partner_kind="appraiser"),
+        "52 weeks, glass + clerk 3 (a third of the cases, facts rows)": KpiFilter(end - timedelta(weeks=52), end,
+                                                                                  damage_type="glass", clerk_id=3),
         "52 weeks, glass + region 8 + insurer 2": KpiFilter(end - timedelta(weeks=52), end, damage_type="glass",
                                                             region="8", insurer_id=2),
     }

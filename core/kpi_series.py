@@ -7,17 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import CaseStatus
-from core.kpi_store import BUCKETS_PER_HOUR, LETTER_DUE, STAGES
+from core.kpi_store import BUCKETS_PER_HOUR, STAGES
 from core.kpis import (
     KpiFilter,
     Ranked,
     add_sums,
-    dims_where,
     figures,
+    pending_by_week,
+    plan,
     ranked,
     ranked_by_week,
     scope_sums,
@@ -25,7 +26,7 @@ from core.kpis import (
 )
 from core.permissions import Action, Actor, require
 from core.timeutil import berlin_midnight_utc, iso_week, now
-from db.models import Insurer, KpiCaseFacts, KpiOrders, Partner
+from db.models import Insurer, KpiOrders, Partner
 from db.models.kpi import CELL_COUNTERS
 
 EMPTY = dict.fromkeys(CELL_COUNTERS, 0)
@@ -40,9 +41,9 @@ class WeekRow:
 def weekly(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | None = None) -> list[WeekRow]:
     """The §5 figures per week of receipt, every week of the period (empty weeks included), oldest first."""
     require(actor, Action.VIEW_KPIS)
-    split = split_period(flt.date_from, flt.date_to)
+    split = plan(session, flt)
     sums = {key[0]: value for key, value in scope_sums(session, flt, split, by=("week",)).items()}
-    return _week_rows(session, flt, split, sums, _pending_by_week(session, flt, at or now()))
+    return _week_rows(session, flt, split, sums, pending_by_week(session, flt, at or now()))
 
 
 def _week_rows(session: Session, flt: KpiFilter, split, sums: dict[date, dict], pending: dict[date, int],
@@ -57,15 +58,6 @@ def _week_rows(session: Session, flt: KpiFilter, split, sums: dict[date, dict], 
                                           throughput=t.get(week, none), queries=q.get(week, none))))
         week += timedelta(days=7)
     return rows
-
-
-def _pending_by_week(session: Session, flt: KpiFilter, at: datetime) -> dict[date, int]:
-    f = KpiCaseFacts
-    return dict(session.execute(
-        select(f.week, func.count()).where(
-            f.cancelled.is_(False), f.throughput_hours.is_(None), f.received_at > at - LETTER_DUE,
-            f.received_at >= berlin_midnight_utc(flt.date_from), f.received_at < berlin_midnight_utc(flt.date_to),
-            *dims_where(f, flt)).group_by(f.week)).all())
 
 
 @dataclass(frozen=True)
@@ -121,7 +113,7 @@ def throughput_histogram(session: Session, *, actor: Actor, flt: KpiFilter, widt
     """(from hour, number of letters) per `width`-hour bin of the throughput time; everything from `cap` hours
     on is in the last bin. Empty bins up to the last filled one are included."""
     require(actor, Action.VIEW_KPIS)
-    return _histogram(ranked(session, "t", flt, split_period(flt.date_from, flt.date_to)), width=width, cap=cap)
+    return _histogram(ranked(session, "t", flt, plan(session, flt)), width=width, cap=cap)
 
 
 def _histogram(values: Ranked, *, width: int = 6, cap: int = 240) -> list[tuple[int, int]]:
@@ -213,7 +205,7 @@ def dashboard(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | 
 
     require(actor, Action.VIEW_KPIS)
     at = at or now()
-    split = split_period(flt.date_from, flt.date_to)
+    split = plan(session, flt)
     grouped = scope_sums(session, flt, split, by=("week", "insurer_id"))
     weeks: dict[date, list[dict]] = {}
     insurers: dict[int, list[dict]] = {}
@@ -221,7 +213,7 @@ def dashboard(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime | 
         weeks.setdefault(week, []).append(sums)
         insurers.setdefault(insurer_id, []).append(sums)
     totals = add_sums(grouped.values())
-    pending = _pending_by_week(session, flt, at)
+    pending = pending_by_week(session, flt, at)
     counted: dict[str, dict] = {"t": {}, "q": {}}  # weekly bucket counts from the facts rows, reused for the period
     week_rows = _week_rows(session, flt, split, {w: add_sums(v) for w, v in weeks.items()}, pending, counted)
     throughput, queries = (ranked(session, m, flt, split, counted[m] or None) for m in ("t", "q"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -68,6 +68,7 @@ def dims_where(model, flt: KpiFilter) -> list:
 class PeriodSplit:
     weeks: tuple[date, date] | None  # [first Monday, end Monday) of the whole weeks
     edges: list[tuple[datetime, datetime]]  # UTC ranges of the days outside whole weeks
+    stored: tuple[str, str] | None = None  # the kpi_buckets rows (dim, value) of the whole weeks' scope (plan())
 
 
 def split_period(date_from: date, date_to: date) -> PeriodSplit:
@@ -121,13 +122,16 @@ def add_sums(groups) -> dict:
     return total
 
 
-def _pending_letters(session: Session, flt: KpiFilter, at: datetime) -> int:
-    """Cases in scope without a letter whose 48 h have not passed at `at` (they are not yet in the share)."""
+def pending_by_week(session: Session, flt: KpiFilter, at: datetime) -> dict[date, int]:
+    """Per week: the cases in scope without a letter whose 48 h have not passed at `at` (not yet in the share).
+    The week bound (implied by the receipt bound) lets the database seek into the last weeks of an index led by
+    a filter dimension instead of reading all of that dimension's rows."""
     f = KpiCaseFacts
-    return session.scalar(select(func.count()).where(
-        f.cancelled.is_(False), f.throughput_hours.is_(None), f.received_at > at - LETTER_DUE,
-        f.received_at >= berlin_midnight_utc(flt.date_from),
-        f.received_at < berlin_midnight_utc(flt.date_to), *dims_where(f, flt))) or 0
+    since = at - LETTER_DUE
+    return dict(session.execute(select(f.week, func.count()).where(
+        f.cancelled.is_(False), f.throughput_hours.is_(None), f.received_at > since, f.week >= week_of(since),
+        f.received_at >= berlin_midnight_utc(flt.date_from), f.received_at < berlin_midnight_utc(flt.date_to),
+        *dims_where(f, flt)).group_by(f.week)).all())
 
 
 # --- ranked values (medians, p90) -----------------------------------------------------------------------------
@@ -256,13 +260,24 @@ def _metric(name: str) -> _Metric:
     return _Metric(name, q, q.hours, q.bucket)
 
 
-def _stored_key(flt: KpiFilter, split: PeriodSplit) -> tuple[str, str] | None:
-    """The kpi_buckets rows (dim, value) that count the whole weeks of the scope: ("", "") without a filter,
-    the dimension's own rows for a filter on one; None (read the facts rows) for two or more, or no whole week."""
+def plan(session: Session, flt: KpiFilter) -> PeriodSplit:
+    """The filter's period split, with the kpi_buckets rows (dim, value) that count exactly the cases of its whole
+    weeks: ("", "") without a filter, a dimension's own rows for a filter on one, and for two or more filters the
+    rows of one of them whose cases all meet the others too (partner kind "appraiser" adds nothing to damage type
+    "accident" when only appraisers take accidents). None: no such rows, or no whole week (read the facts rows)."""
+    split = split_period(flt.date_from, flt.date_to)
     dims = flt.dims()
-    if split.weeks is None or len(dims) > 1:
-        return None
-    return next(((d, str(v)) for d, v in dims.items()), ("", ""))
+    if split.weeks is None:
+        return split
+    if len(dims) <= 1:
+        return replace(split, stored=next(((d, str(v)) for d, v in dims.items()), ("", "")))
+    c = KpiCell  # non-cancelled cases of the whole weeks: meeting all filters, and meeting each one
+    terms = dims_where(c, flt)
+    both, *each = session.execute(select(*(func.coalesce(func.sum(case((t, c.cases), else_=0)), 0)
+                                           for t in (and_(*terms), *terms)))
+                                  .where(c.week >= split.weeks[0], c.week < split.weeks[1])).one()
+    # a subset of a filter's cases with as many cases is all of them
+    return replace(split, stored=next(((d, str(v)) for (d, v), n in zip(dims.items(), each) if n == both), None))
 
 
 def _stored(metric: str, key: tuple[str, str], split: PeriodSplit) -> list:
@@ -275,7 +290,7 @@ def ranked(session: Session, metric: str, flt: KpiFilter, split: PeriodSplit,
     """The metric's values in scope ("t": throughput hours, "q": query response hours), readable by rank.
     `by_week`: the scope's bucket counts per week, if ranked_by_week already counted them from the facts rows."""
     m = _metric(metric)
-    key = _stored_key(flt, split)
+    key = split.stored
     if key is None:  # bucket counts by the database from the facts rows, then one bucket's values
         where = m.scope(flt, split)
         if by_week is None:
@@ -322,9 +337,9 @@ def ranked_by_week(session: Session, metric: str, flt: KpiFilter, split: PeriodS
                    counted: dict[date, dict[int, int]] | None = None) -> dict[date, Ranked]:
     """The metric's values in scope per week (Monday) of receipt, readable by rank; the values the medians and
     p90s need are read with one statement for all weeks. Whole weeks come from kpi_buckets where it holds the
-    scope (no filter, or one), the others (edge days, two or more filters) from the facts rows."""
+    scope (split.stored, see plan()), the others (edge days, filters that narrow each other) from the facts rows."""
     m = _metric(metric)
-    key = _stored_key(flt, split)
+    key = split.stored
     dims = dims_where(m.model, flt)
     where = m.scope(flt, split) if key is None else ([m.edges(split), *dims] if split.edges else [])
     out: dict[date, Ranked] = {}
@@ -400,9 +415,9 @@ def compute_kpis(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime
 
 
 def _compute(session: Session, flt: KpiFilter, at: datetime) -> dict:
-    split = split_period(flt.date_from, flt.date_to)
+    split = plan(session, flt)
     sums = add_sums(scope_sums(session, flt, split).values())
-    return figures(sums, pending=_pending_letters(session, flt, at), throughput=ranked(session, "t", flt, split),
+    return figures(sums, pending=sum(pending_by_week(session, flt, at).values()), throughput=ranked(session, "t", flt, split),
                    queries=ranked(session, "q", flt, split))
 
 

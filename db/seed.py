@@ -159,8 +159,9 @@ def seed_demo(
                 events += len(chunk[CaseEvent])
         _finish(conn, intake)
         kpi_store.summarise(Session(bind=conn))  # the facts came with the cases; the sums are set-based
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # planner statistics for the
-        conn.exec_driver_sql("ANALYZE")  # bulk-loaded tables (PostgreSQL's autovacuum may be off; SQLite has none)
+    with engine.connect() as conn:  # planner statistics for the bulk-loaded tables (PostgreSQL's autovacuum may be
+        conn.exec_driver_sql("ANALYZE")  # off; SQLite has none). Committed: SQLite's connection begins a transaction
+        conn.commit()  # of its own even in AUTOCOMMIT mode (db.engine), and that was rolled back on return
     return SeedReport(
         users=len(DEMO_LOGINS), partners=len(dd.PARTNERS), brokers=len(dd.BROKERS), insurers=len(dd.INSURERS),
         cases=cases, events=events, seconds=time.perf_counter() - started,

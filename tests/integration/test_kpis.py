@@ -290,7 +290,8 @@ def test_the_chart_tables_follow_the_same_definitions(demo):
 
 
 @pytest.mark.parametrize("dims", [{}, {"damage_type": "glass"}, {"partner_kind": "glass"}, {"region": "8"},
-                                  {"damage_type": "accident", "region": "1"}])
+                                  {"damage_type": "accident", "region": "1"},
+                                  {"damage_type": "accident", "partner_kind": "appraiser"}])
 def test_every_week_follows_the_definition_with_no_one_or_two_filters(demo, dims):
     """Whole weeks with no filter or one come from kpi_buckets' running sums, with two from the facts rows;
     the partial weeks at the edges always from the facts rows: each week equals the definition."""
@@ -305,6 +306,33 @@ def test_every_week_follows_the_definition_with_no_one_or_two_filters(demo, dims
         assert_same(board.current, reference(s, flt, AT))
         for row in rows:
             days = KpiFilter(max(row.week, flt.date_from), min(row.week + timedelta(days=7), flt.date_to), **dims)
+            assert_same(row.figures, reference(s, days, AT))
+
+
+def test_a_filter_that_narrows_no_further_reads_the_stored_buckets_until_a_case_breaks_the_rule(demo):
+    """Only appraisers take accidents in the demo data: "accident + appraiser" is the scope of one of the two
+    filters, read from its kpi_buckets rows; once an accident goes to a workshop and a glass case to an appraiser,
+    each filter narrows the other and the facts rows are read. Both ways every figure equals the definition."""
+    from core import kpi_series
+    from core.kpis import plan
+
+    flt = KpiFilter(date(2025, 11, 17), date(2026, 11, 16), damage_type="accident", partner_kind="appraiser")
+    with unit_of_work(demo) as s:
+        assert plan(s, flt).stored in {("damage_type", "accident"), ("partner_kind", "appraiser")}
+        assert plan(s, KpiFilter(flt.date_from, flt.date_to, damage_type="accident", region="1")).stored is None
+        assert_same(compute_kpis(s, actor=MANAGER, flt=flt, at=AT), reference(s, flt, AT))
+        stored_weeks = kpi_series.weekly(s, actor=MANAGER, flt=flt, at=AT)
+        accident, glass = (s.scalars(select(Case).where(Case.damage_type == kind, Case.received_at > datetime(
+            2026, 6, 1, tzinfo=UTC), Case.status != CaseStatus.CANCELLED, Case.claim_letter_sent_at.is_not(None))
+                           .order_by(Case.id)).first() for kind in ("accident", "glass"))
+        accident.partner_kind, glass.partner_kind = PartnerKind.WORKSHOP, PartnerKind.APPRAISER
+    with unit_of_work(demo) as s:
+        assert plan(s, flt).stored is None
+        assert_same(compute_kpis(s, actor=MANAGER, flt=flt, at=AT), reference(s, flt, AT))
+        weeks = kpi_series.weekly(s, actor=MANAGER, flt=flt, at=AT)
+        assert [w.figures["cases"] for w in weeks] != [w.figures["cases"] for w in stored_weeks]
+        for row in weeks[::9]:
+            days = KpiFilter(row.week, row.week + timedelta(days=7), damage_type="accident", partner_kind="appraiser")
             assert_same(row.figures, reference(s, days, AT))
 
 

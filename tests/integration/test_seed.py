@@ -367,3 +367,15 @@ def test_cases_carry_their_clients_name_key(seeded):
     with read_only(engine) as s:
         rows = s.execute(select(Case.client_name_key, Person.last_name).join(Person, Case.client_id == Person.id)).all()
     assert rows and all(key == name_key(last) for key, last in rows)
+
+
+def test_the_seed_leaves_planner_statistics_of_the_kpi_tables(seeded):
+    """The KPI queries pick their index by these statistics (core.planner_stats): a seeded database has them."""
+    engine, _ = seeded
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+        else:
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT relname FROM pg_stat_user_tables "
+                                                         "WHERE last_analyze IS NOT NULL")}
+    assert {"kpi_case_facts", "kpi_query_facts", "kpi_buckets", "kpi_cells", "cases"} <= tables
