@@ -200,7 +200,7 @@ def board_queries(engine, smp: Sample, runs: int, deep: int) -> list[Row]:
 
     def counts(what: str, filters: BoardFilter) -> None:
         ms, result = timed(query(engine, lambda s: board.status_counts(s, actor=staff, filters=filters)), runs)
-        rows.append(Row(f"board: status_counts {what}", ms, QUERY_MS, "ms", f"{sum(result.values()):,} cases"))
+        rows.append(Row(f"board: status_counts {what}", ms, QUERY_MS, "ms", counted(result, "cases")))
 
     counts("no filter", BoardFilter())
     counts(f"insurer {smp.insurer_id}", BoardFilter(insurer_id=smp.insurer_id))
@@ -235,7 +235,7 @@ def order_queries(engine, smp: Sample, runs: int, deep: int) -> list[Row]:
     for what, filters in (("no filter", BoardFilter()), *searches):
         ms, result = timed(query(engine, lambda s, f=filters: board.order_status_counts(s, actor=partner, filters=f)),
                            runs)
-        rows.append(Row(f"orders: order_status_counts {what}", ms, QUERY_MS, "ms", f"{sum(result.values()):,} orders"))
+        rows.append(Row(f"orders: order_status_counts {what}", ms, QUERY_MS, "ms", counted(result, "orders")))
     return rows
 
 
@@ -373,6 +373,12 @@ def show(rows: list[Row]) -> None:
     missed = [r.what for r in rows if not r.met]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} within target" + (": missed " + "; ".join(missed) if missed
                                                                           else ""))
+
+
+def counted(counts: board.StatusCounts, what: str) -> str:
+    """The counted total; "+" when a search's status counts stopped at core.board_search.COUNT_CAP."""
+    total, more = counts.total()
+    return f"{total:,}{'+' if more else ''} {what}"
 
 
 def main() -> None:

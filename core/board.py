@@ -25,7 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.audit import log_access
-from core.board_search import keys_query, search_for, sorted_hits, starts_with
+from core.board_search import (
+    capped_counts,
+    keys_query,
+    search_for,
+    sorted_hits,
+    starts_with,
+)
 from core.dashboard import CaseRow
 from core.enums import CaseStatus, DamageType, PartnerKind, Role
 from core.errors import PermissionDenied
@@ -175,7 +181,7 @@ def list_orders(
     return _page(session, own_orders(actor, filters), after=after, page_size=page_size)
 
 
-def order_status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> dict[CaseStatus, int]:
+def order_status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> StatusCounts:
     """A partner's orders per status for the filters (its own business's only)."""
     return _counts(session, own_orders(actor, filters))
 
@@ -214,26 +220,42 @@ def _page(session: Session, filters: BoardFilter, *, after: Cursor | None, page_
     return BoardPage([_board_row(r, at) for r in _fetch_rows(session, page)], next_cursor)
 
 
-def status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> dict[CaseStatus, int]:
+class StatusCounts(dict):
+    """Cases per status (every status, lifecycle order). A search counts each status up to COUNT_CAP only:
+    `capped` holds the statuses with more, whose number is then COUNT_CAP ("über 1.000")."""
+
+    def __init__(self, counts: Mapping[CaseStatus, int], capped: frozenset[CaseStatus] = frozenset()) -> None:
+        super().__init__(counts)
+        self.capped = capped
+
+    def total(self, statuses: tuple[CaseStatus, ...] = ()) -> tuple[int, bool]:
+        """The cases of these statuses (all for none), and whether that is a lower bound (a capped status)."""
+        chosen = [s for s in self if not statuses or s in statuses]
+        return sum(self[s] for s in chosen), any(s in self.capped for s in chosen)
+
+
+def status_counts(session: Session, *, actor: Actor, filters: BoardFilter) -> StatusCounts:
     """Cases per status (every status, lifecycle order) for the filters, ignoring their status filter."""
     require(actor, Action.LIST_CASES)
     return _counts(session, filters)
 
 
-def _counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int]:
+def _counts(session: Session, filters: BoardFilter) -> StatusCounts:
     stored = _stored_counts(session, filters)
     if stored is not None:
-        return stored
+        return StatusCounts(stored)
     where = _conditions(session, filters, now())
     statuses = None if filters.deadline is None else WAITING_STATUSES
     if statuses is not None:
         where.append(Case.status.in_(statuses))
     search = search_for(session, filters.text, statuses=statuses, walk=False)
-    counts: Counter[str] = Counter()
-    for arm in [[arm] for arm in search.arms] or [list(search.walk)]:  # disjoint arms: their counts add up
-        stmt = select(Case.status, func.count()).where(*search.pin(where), *arm).group_by(Case.status)
-        counts.update(dict(session.execute(stmt).all()))
-    return {status: counts.get(status, 0) for status in CaseStatus}
+    if search.arms:  # disjoint arms: their counts add up
+        counts, capped = capped_counts(session, where, search, statuses or tuple(CaseStatus))
+    else:
+        stmt = select(Case.status, func.count()).where(*where, *search.walk).group_by(Case.status)
+        counts, capped = Counter(dict(session.execute(stmt).all())), set()
+    return StatusCounts({status: counts.get(status, 0) for status in CaseStatus},
+                        frozenset(status for status in CaseStatus if status in capped))
 
 
 def _stored_counts(session: Session, filters: BoardFilter) -> dict[CaseStatus, int] | None:

@@ -7,6 +7,7 @@ How a text becomes conditions the indexes can serve (`search_for`), and the firs
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Select,
     and_,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -35,6 +37,9 @@ from db.models import Case
 TEXT_FEW = 1_000
 #: A page of a client-name prefix with this many hits or more walks the page order instead of sorting the hits.
 NAME_DENSE = 5_000
+#: A search counts the cases of each status up to this many (the tabs then say "über 1.000"): "s" has 200,000
+#: hits at 1,000,000 cases, and counting them all would take longer than showing a page of them.
+COUNT_CAP = 1_000
 
 _PARTIAL_PLATE = re.compile(r"^([A-ZÄÖÜ]{1,3})[- ]+([A-Z]{1,2})$")
 _LIKE_ESCAPE = "!"
@@ -105,6 +110,23 @@ def search_for(
     walk = len(session.scalars(numbers.limit(TEXT_FEW + 1)).all()) <= TEXT_FEW
     either = or_(numbered, plated, named if walk else name)
     return Search(walk=(_walked(either, dialect) if walk else either,), dialect=dialect)
+
+
+def capped_counts(session: Session, where: list[ColumnElement[bool]], search: Search,
+                  statuses: tuple[CaseStatus, ...]) -> tuple[Counter, set[str]]:
+    """The search's hits per status (of `statuses`) meeting `where`, each arm counted up to COUNT_CAP + 1 per
+    status (one statement per arm): (counts, the statuses with more than COUNT_CAP, whose count is COUNT_CAP)."""
+    counts: Counter = Counter()
+    capped: set[str] = set()
+    for arm in search.arms:
+        parts = [select(literal(str(s)), func.count()).select_from(
+            select(Case.id).where(*search.pin(where), arm, Case.status == s).limit(COUNT_CAP + 1).subquery())
+            for s in statuses]
+        for status, n in session.execute(union_all(*parts)):
+            if n > COUNT_CAP:
+                capped.add(status)
+            counts[status] += min(n, COUNT_CAP)
+    return counts, capped
 
 
 def sorted_hits(

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from core import assignment, board
-from core.enums import CaseStatus
+from core.enums import OPEN_STATUSES, CaseStatus
 from core.i18n import label, t
 from core.permissions import Action
 from core.ui.list_log import log_list_once
 from core.ui.navigation import guard
 from core.ui.resources import read_session
-from core.ui.widgets import case_table, page_cursor, pager
+from core.ui.widgets import case_table, page_cursor, pager, thousands
 
 actor = guard(Action.VIEW_OWN_ORDERS)
 st.title(t("orders.title"))
@@ -32,13 +32,13 @@ log_list_once(PAGING_KEY, actor=actor, filters=filters, page=page, what="orders"
 c1, c2, c3 = st.columns(3)
 c1.metric(t("home.quota_own", week=quota.week), quota.own)
 c2.metric(t("home.quota_average", partners=quota.partners), f"{quota.average:.1f}".replace(".", ","))
-c3.metric(t("orders.open_count"), sum(n for status, n in counts.items() if status not in (
-    CaseStatus.CLOSED, CaseStatus.CANCELLED)))
+open_orders, more = counts.total(tuple(OPEN_STATUSES))
+c3.metric(t("orders.open_count"), thousands(open_orders, more=more))
 if filters == board.BoardFilter():
     empty = f"{t('home.no_orders')} {t('empty.partner_next')}"
 else:
     empty = f"{t('orders.empty')} {t('empty.orders_next')}"
 case_table(page.rows, empty=empty, show_deadline=False)
 if page.rows:
-    total = sum(n for status, n in counts.items() if not filters.statuses or status in filters.statuses)
-    pager(PAGING_KEY, page.next_cursor, t("board.total", count=total))
+    total, more = counts.total(filters.statuses)
+    pager(PAGING_KEY, page.next_cursor, t("board.total", count=thousands(total, more=more)))

@@ -14,7 +14,7 @@ from core.timeutil import format_dt, now, to_berlin
 from core.ui.list_log import log_list_once
 from core.ui.navigation import guard
 from core.ui.resources import read_session, write_session
-from core.ui.widgets import case_link_column, case_url, page_cursor, pager
+from core.ui.widgets import case_link_column, case_url, page_cursor, pager, thousands
 from reports.tabular import to_csv, to_xlsx
 
 actor = guard(Action.LIST_CASES)
@@ -34,10 +34,6 @@ DEADLINES = {
 
 def or_all(names):
     return lambda value: t("board.all") if value is None else names(value)
-
-
-def thousands(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
 
 
 def export(render, *, who: Actor, filters: board.BoardFilter):
@@ -125,8 +121,8 @@ with read_session() as s:
 log_list_once(PAGING_KEY, actor=actor, filters=filters, page=page, what="board")
 
 for column, (status, count) in zip(st.columns(len(counts)), counts.items()):
-    column.metric(label(status), thousands(count))
-total = sum(count for status, count in counts.items() if not filters.statuses or status in filters.statuses)
+    column.metric(label(status), thousands(count, more=status in counts.capped))
+total, more = counts.total(filters.statuses)
 
 if not page.rows:
     if filters != board.BoardFilter():
@@ -158,12 +154,12 @@ st.dataframe(
     column_config=case_link_column(),
 )
 
-pager(PAGING_KEY, page.next_cursor, t("board.total", count=thousands(total)))
+pager(PAGING_KEY, page.next_cursor, t("board.total", count=thousands(total, more=more)))
 
 if can(actor, Action.EXPORT_DATA):
     st.subheader(t("board.export"))
     if total > board.EXPORT_LIMIT:
-        st.warning(t("board.export_truncated", count=thousands(total), limit=thousands(board.EXPORT_LIMIT)))
+        st.warning(t("board.export_truncated", count=thousands(total, more=more), limit=thousands(board.EXPORT_LIMIT)))
     else:
         st.caption(t("board.export_hint", limit=thousands(board.EXPORT_LIMIT)))
     name = t("board.file_name", date=to_berlin(now()).strftime("%Y-%m-%d"))

@@ -441,6 +441,7 @@ STRINGS.update({
     "board.deadline_overdue": "überfällig (ab 48 h)",
     "board.apply": "Filter anwenden",
     "board.total": "{count} Fälle",
+    "board.more_than": "über {count}",
     "board.empty": "Keine Fälle für diese Filter.",
     "board.page": "Seite {page}",
     "board.back": "Zurück",

@@ -98,3 +98,9 @@ def pager(key: str, next_cursor: Cursor | None, caption: str = "") -> None:
         t("board.next"), disabled=next_cursor is None, on_click=cursors.append,
         args=(next_cursor.to_token() if next_cursor else "",), width="stretch", key=f"{key}_next",
     )
+
+
+def thousands(value: int, *, more: bool = False) -> str:
+    """A count with German thousands dots ("12.345"); "über 1.000" for a lower bound (a capped search count)."""
+    text = f"{value:,}".replace(",", ".")
+    return t("board.more_than", count=text) if more else text

@@ -57,6 +57,21 @@ def test_search_narrows_the_table(world):
     assert metric(at, CaseStatus.RECEIVED) == "1"
 
 
+def test_a_search_with_more_hits_than_counted_says_so(world, monkeypatch):
+    from core import board_search
+
+    monkeypatch.setattr(board_search, "COUNT_CAP", 1)
+    for _ in range(2):
+        make_case(world.engine, last_name="Eigenbrodt")
+    at = board(world)
+    at.text_input[0].input("eigen")
+    button(at, "board.apply").click()
+    at.run()
+    more = t("board.more_than", count="1")
+    assert metric(at, CaseStatus.RECEIVED) == more
+    assert t("board.total", count=more) in " ".join(c.value for c in at.caption)
+
+
 def test_status_filter_with_no_match_shows_the_empty_state(world):
     at = board(world)
     at.multiselect[0].select(CaseStatus.PAID)

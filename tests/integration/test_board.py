@@ -279,6 +279,25 @@ def test_status_counts_ignore_the_status_filter_but_keep_the_others(engine):
     assert (glass[S.RECEIVED], glass[S.REVIEW], glass[S.CLAIM_SENT]) == (0, 1, 1)
 
 
+def test_a_search_counts_each_status_only_up_to_the_cap_and_says_so(engine, monkeypatch):
+    """COUNT_CAP per status and arm: a status with more hits shows the cap and is named in `capped`; the totals
+    say "at least"; under the cap the counts are exact, name and plate hits added once."""
+    monkeypatch.setattr(board_search, "COUNT_CAP", 3)
+    names = [add_case(engine, client_last_name=f"Schulz{i}") for i in range(5)]
+    move(engine, names[0], S.REVIEW)
+    by_plate = add_case(engine, client_last_name="Albers", plate="SCH-AB 1")
+    move(engine, by_plate, S.REVIEW)
+    add_case(engine, client_last_name="Albers")
+    with read_only(engine) as s:
+        got = board.status_counts(s, actor=STAFF, filters=BoardFilter(text="schu"))
+        plates = board.status_counts(s, actor=STAFF, filters=BoardFilter(text="sch"))
+        exact = board.status_counts(s, actor=STAFF, filters=BoardFilter(text="schulz0"))
+    assert (got[S.RECEIVED], got[S.REVIEW], got.capped) == (3, 1, frozenset({S.RECEIVED}))  # 4 received
+    assert got.total() == (4, True) and got.total((S.REVIEW,)) == (1, False)
+    assert (plates[S.RECEIVED], plates[S.REVIEW], plates.capped) == (3, 2, frozenset({S.RECEIVED}))
+    assert (exact[S.REVIEW], exact.total(), exact.capped) == (1, (1, False), frozenset())
+
+
 def test_stored_counts_equal_counting_the_cases_for_each_single_filter(engine):
     """No filter or one of damage type, insurer, partner, clerk: the counts come from case_counts (kept by the
     KPI store's commit hook); they equal a GROUP BY over the cases after intake, moves, reassignment, cancel."""
