@@ -92,6 +92,7 @@ STAFF = RoleHelp(Audience.STAFF, (
     Guide("Fälle und Dokumente finden", (
         ("Die „Fallübersicht“ zeigt alle Fälle. Filtern Sie nach Status, Versicherung, Betrieb oder Frist, oder suchen "
         "Sie nach Name, Kennzeichen oder Fallnummer. Dann „Filter anwenden“."),
+        "Bei einer Suche zählen die Status-Zahlen nur bis 1.000 („über 1.000“). Mehr Buchstaben grenzen die Suche ein.",
         "Eine bekannte Fallnummer öffnen Sie unter „Fall“: Nummer eingeben, „Öffnen“.",
         "Unter „Dokumente durchsuchen“ finden Sie Text in hochgeladenen Dateien, z. B. eine Rechnungsnummer.",
     ), ("board", "case", "search"), "staff-board.png"),
