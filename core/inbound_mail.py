@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import documents
@@ -318,6 +318,34 @@ def dismiss_inbound_mail(session: Session, *, actor: Actor, settings: Settings, 
     _handled(row, actor, InboundMailStatus.DISMISSED)
     row.dismiss_reason = reason[:500]
     session.flush()
+
+
+def erase_unfiled_from(session: Session, *, actor: Actor, settings: Settings, addresses: set[str],
+                       dry_run: bool = False) -> int:
+    """Data-subject erasure (core.subject_rights): the mails from these addresses that were never filed into a
+    case (held or dismissed; filed ones go with their case) lose sender, subject, text and attachment names, and
+    their held files are deleted once the transaction commits; a held one is closed as dismissed. The message key
+    stays, so the same message is not fetched again. Returns how many mails (a dry run changes nothing)."""
+    if not addresses:
+        return 0
+    rows = list(session.scalars(select(InboundMail).where(
+        InboundMail.case_id.is_(None), func.lower(InboundMail.sender).in_(sorted(addresses)))
+        .order_by(InboundMail.id).with_for_update()))
+    if dry_run:
+        return len(rows)
+    for row in rows:
+        for attachment in _held_attachments(session, row):
+            _release_held(session, settings, attachment)
+        if row.status == InboundMailStatus.UNASSIGNED:
+            _handled(row, actor, InboundMailStatus.DISMISSED)
+            row.dismiss_reason = t("inmail.erased_reason")
+        row.message_id = row.sender = row.sender_name = row.subject = row.body_excerpt = ""
+        row.matched_numbers, row.rejected = [], []
+    if rows:
+        session.execute(update(InboundAttachment).where(InboundAttachment.mail_id.in_([r.id for r in rows]))
+                        .values(filename=""))
+    session.flush()
+    return len(rows)
 
 
 def _views(session: Session, rows: list[InboundMail]) -> list[InboundMailView]:

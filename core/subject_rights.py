@@ -10,7 +10,9 @@ data is still needed to pursue the claim (Art. 17 Abs. 3 lit. b and e DSGVO), a 
 dispute; both are reported as skipped with the reason. For the cases it takes, it does exactly what the purge does at
 their deadline (core.retention.erase_cases): booking records and business letters stay for their legal periods with
 the person pseudonymised, event free texts are redacted (the hash chain stays verifiable). The Person row itself is
-pseudonymised only when none of its cases was skipped. Files go once the transaction committed.
+pseudonymised only when none of its cases was skipped. Mails received from the subject's address that no case took
+(held or dismissed in the Posteingang) are blanked too, unless a skipped case keeps a person with that address
+(core.inbound_mail.erase_unfiled_from). Files go once the transaction committed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from core.enums import OPEN_STATUSES, LegalBasis
 from core.errors import NotFound, ValidationError
 from core.events import append_event
 from core.i18n import label, t
+from core.inbound_mail import erase_unfiled_from
 from core.permissions import Action, Actor, can, require
 from core.retention import CHANGE_CATEGORIES, erase_cases
 from core.settings import Settings
@@ -42,6 +45,8 @@ from db.models import (
     CaseEvent,
     Document,
     DocumentVersion,
+    InboundAttachment,
+    InboundMail,
     InsurerQuery,
     Invoice,
     Note,
@@ -198,11 +203,27 @@ def subject_export(session: Session, *, actor: Actor, reason: str, email: str | 
         "persons": [_row(p, PERSON_FIELDS) for p in persons],
         "cases": case_data,
         "other_mails": [_mail(m) for m in loose],
+        "inbound_mails": _inbound_mails(session, addresses=addresses, cases=cases),
         "client_links": t("subject.client_links_note"),
     }
     log_access(session, actor=actor, action="export", object_type=LOG_OBJECT, object_ref=_ref(persons),
                detail=f"reason={reason}; persons={len(persons)}; cases={len(cases)}")
     return SubjectExport(data=data, persons=len(persons), cases=len(cases))
+
+
+def _inbound_mails(session: Session, *, addresses: set[str], cases: list[Case]) -> list[dict]:
+    """The mails received from the subject's addresses or filed into their cases (core.inbound_mail)."""
+    numbers = {c.id: c.number for c in cases}
+    mails = session.scalars(select(InboundMail).where(or_(
+        InboundMail.case_id.in_(list(numbers)), func.lower(InboundMail.sender).in_(sorted(addresses))))
+        .order_by(InboundMail.id)).all()
+    names: dict[int, list[str]] = {}
+    for mail_id, filename in session.execute(select(InboundAttachment.mail_id, InboundAttachment.filename).where(
+            InboundAttachment.mail_id.in_([m.id for m in mails])).order_by(InboundAttachment.id)):
+        names.setdefault(mail_id, []).append(filename)
+    return [_row(m, ("sender", "sender_name", "subject", "sent_at", "received_at", "body_excerpt", "dismiss_reason"),
+                 mail_status=label(m.status), case=numbers.get(m.case_id, ""), attachments=names.get(m.id, []))
+            for m in mails]
 
 
 def _mail(m: OutboxMessage) -> dict:
@@ -287,6 +308,7 @@ class ErasureResult:
     skipped: tuple[SkippedCase, ...]
     persons_pseudonymised: int
     counts: dict[str, int] = field(default_factory=dict)  # core.retention.CHANGE_CATEGORIES
+    inbound_mails: int = 0  # received mails from the subject never filed into a case, blanked
 
     def lines(self) -> list[str]:
         """The outcome in German (CLI and page)."""
@@ -295,6 +317,9 @@ class ErasureResult:
         out += [f"  {n}" for n in self.erased_cases]
         if self.unchanged_cases:
             out.append(t("subject.unchanged", numbers=", ".join(self.unchanged_cases)))
+        if self.inbound_mails:
+            out.append(t("subject.inbound_would_erase" if self.dry_run else "subject.inbound_erased",
+                         count=self.inbound_mails))
         out += [s.message for s in self.skipped]
         if self.skipped:
             out.append(t("subject.person_kept"))
@@ -327,6 +352,9 @@ def erase_subject(session: Session, *, actor: Actor, settings: Settings, reason:
     blocked_persons = {c.client_id for c in cases if c.number in {s.number for s in skipped}}
     takes = [c for c in cases if c.number not in {s.number for s in skipped}]
     pseudonymise = [p for p in persons if p.id not in blocked_persons and p.pseudonymised_at is None]
+    # unfiled mails from an address only when no skipped case keeps a person with it (they may belong to that case)
+    kept = {p.email.strip().lower() for p in persons if p.id in blocked_persons}
+    addresses = {p.email.strip().lower() for p in persons if p.email.strip()} - kept
     erasure = erase_cases(session, actor=actor, settings=settings, cases=takes, at=at, dry_run=dry_run,
                           action="subject_erased", details={"persons": len(persons)},
                           keep_persons=frozenset(blocked_persons))
@@ -336,16 +364,18 @@ def erase_subject(session: Session, *, actor: Actor, settings: Settings, reason:
             person.street, person.postal_code, person.city = "", "", ""
             person.pseudonymised_at = at
         _delete_after_commit(session, list(erasure.files))
+    inbound = erase_unfiled_from(session, actor=actor, settings=settings, addresses=addresses, dry_run=dry_run)
     result = ErasureResult(
         dry_run=dry_run, persons=len(persons), erased_cases=erasure.case_numbers,
         unchanged_cases=tuple(c.number for c in takes if c.number not in erasure.case_numbers),
         skipped=tuple(skipped), persons_pseudonymised=len(pseudonymise), counts=erasure.counts,
+        inbound_mails=inbound,
     )
     counts = ", ".join(f"{k}={result.counts.get(k, 0)}" for k in CHANGE_CATEGORIES)
     log_access(session, actor=actor, action="erase_dry_run" if dry_run else "erase", object_type=LOG_OBJECT,
                object_ref=_ref(persons),
                detail=f"reason={reason}; erased={len(result.erased_cases)}; skipped={len(skipped)}; "
-                      f"persons={len(pseudonymise)}; {counts}")
+                      f"persons={len(pseudonymise)}; inbound_mails={inbound}; {counts}")
     session.flush()
     return result
 

@@ -47,8 +47,10 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "recipients": ("recipient", "subject", "status", "sent_at"),
     "access_log": ("at", "username", "role", "action", "object_type", "ip"),
 }
+#: The mails received from the person or filed into their cases (one table after the cases).
+INBOUND_COLUMNS = ("received_at", "sender", "subject", "body_excerpt", "attachments", "case", "mail_status")
 #: Wider columns for long texts (share of the width relative to 1).
-WIDE = {"details": 3.0, "body": 3.5, "reason": 2.0, "decline_reason": 2.0, "subject": 2.0, "original_name": 2.0,
+WIDE = {"details": 3.0, "body": 3.5, "body_excerpt": 3.0, "sender": 1.8, "reason": 2.0, "decline_reason": 2.0, "subject": 2.0, "original_name": 2.0,
         "title": 1.6, "comment": 3.0, "recipient": 1.8, "actor_name": 1.4, "username": 1.4}
 PERSON_FIELDS = ("first_name", "last_name", "email", "phone", "street", "postal_code", "city", "legal_basis",
                  "legal_basis_at", "pseudonymised_at", "created_at")
@@ -119,8 +121,8 @@ def _rows(key: str, rows: list[dict]) -> list[dict]:
             for doc in rows for version in (doc.get("versions") or [{}])]
 
 
-def _list_table(key: str, rows: list[dict]) -> Table:
-    columns = SECTIONS[key]
+def _list_table(key: str, rows: list[dict], columns: tuple[str, ...] | None = None) -> Table:
+    columns = columns or SECTIONS[key]
     weights = [WIDE.get(c, 1.0) for c in columns]
     widths = [CONTENT_WIDTH * w / sum(weights) for w in weights]
     data = [[_cell(field_label(c), head=True) for c in columns]]
@@ -157,6 +159,9 @@ def subject_export_pdf(data: dict) -> bytes:
     if data.get("other_mails"):
         story += [Paragraph(para_text(t("subject.pdf_other_mails")), STYLES["heading"]),
                   _list_table("mails", data["other_mails"])]
+    if data.get("inbound_mails"):
+        story += [Paragraph(para_text(t("subject.pdf_inbound_mails")), STYLES["heading"]),
+                  _list_table("inbound_mails", data["inbound_mails"], INBOUND_COLUMNS)]
     story += [Paragraph(para_text(t("subject.pdf_links")), STYLES["heading"]),
               Paragraph(para_text(str(data.get("client_links", ""))), STYLES["body"])]
     return build_pdf(story, title=t("subject.pdf_title"), footer=t("subject.pdf_footer", at=generated),

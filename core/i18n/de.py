@@ -1667,6 +1667,17 @@ STRINGS.update({
     "subject.erased_head": "Gelöscht: personenbezogene Daten von {cases} Fall/Fällen, {persons} Person(en) "
     "pseudonymisiert:",
     "subject.unchanged": "Bereits gelöscht, nichts mehr zu tun: {numbers}.",
+    "subject.inbound_erased": "Eingegangene Mails von der Adresse, die keinem Fall zugeordnet wurden: {count} "
+    "(Absender, Betreff, Text und Anhänge gelöscht).",
+    "subject.inbound_would_erase": "Eingegangene Mails von der Adresse, die keinem Fall zugeordnet wurden: {count} "
+    "(Absender, Betreff, Text und Anhänge würden gelöscht).",
+    "inmail.erased_reason": "Gelöscht auf Antrag der betroffenen Person (Art. 17 DSGVO)",
+    "subject.pdf_inbound_mails": "Eingegangene Mails von der Person oder zu ihren Fällen",
+    "subject.f_sender": "Absender",
+    "subject.f_body_excerpt": "Text (Auszug)",
+    "subject.f_mail_status": "Bearbeitung",
+    "subject.f_case": "Fall",
+    "subject.f_attachments": "Anhänge",
     "subject.skip_hold": "Nicht gelöscht: {number} steht unter Aufbewahrungssperre (Legal Hold). Die Daten werden "
     "zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen benötigt (Art. 17 Abs. 3 lit. e DSGVO).",
     "subject.skip_open": "Nicht gelöscht: {number} ist noch offen (Status „{status}“). Solange der Fall läuft, werden "

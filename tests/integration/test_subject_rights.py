@@ -15,6 +15,7 @@ from core.cli import main
 from core.enums import CaseStatus, LegalBasis, PartnerKind, Role
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.events import REDACTED, verify_chain
+from core.i18n import t
 from core.permissions import Actor
 from core.timeutil import now, to_berlin
 from db.engine import unit_of_work
@@ -126,7 +127,7 @@ def test_export_holds_everything_on_the_person(engine, settings, partner):
         open_case(s, actor=STAFF, number=number)
     data = json.loads(export(engine).to_json())
     assert set(data) == {"format", "generated_at", "generated_by", "request", "persons", "cases", "other_mails",
-                         "client_links"}
+                         "inbound_mails", "client_links"}
     person = data["persons"][0]
     assert (person["last_name"], person["email"], person["legal_basis"]) == ("Mustermann", "erika@example.org",
                                                                              "contract")
@@ -333,7 +334,7 @@ def test_erasure_is_logged_with_who_why_and_counts(engine, settings, partner):
     erase(engine, settings)
     [(who, action, detail)] = subject_log(engine)
     assert (who, action) == ("admin1", "erase")
-    assert detail.startswith(f"reason={WHY}; erased=1; skipped=1; persons=1; cases=1, documents=1, ")
+    assert detail.startswith(f"reason={WHY}; erased=1; skipped=1; persons=1; inbound_mails=0; cases=1, documents=1, ")
 
 
 def test_second_erasure_changes_nothing(engine, settings, partner):
@@ -343,6 +344,62 @@ def test_second_erasure_changes_nothing(engine, settings, partner):
         person_id = s.scalar(select(Person.id))
     result = erase(engine, settings, email=None, person_ids=[person_id])
     assert (result.erased_cases, result.unchanged_cases) == ((), (number,))
+
+
+def test_mails_received_from_the_person_are_exported_and_unfiled_ones_blanked_on_erasure(engine, settings):
+    """Mails from the subject's address that no case took (held, dismissed) are in the export and lose sender,
+    subject, text and attachments on erasure (the held one is closed, its file deleted after the commit); another
+    sender's held mail stays as it was; a dry run counts them and changes nothing."""
+    from core.inbound_mail import dismiss_inbound_mail, inbound_dir, process_message
+    from db.models import InboundAttachment, InboundMail
+    from tests.integration.test_inbound_mail import PDF, mail
+
+    finished_case(engine, settings)
+    with unit_of_work(engine) as s:
+        for subject, sender in (("Frage zu meinem Schaden", "Erika@Example.org"), ("Nachtrag", "erika@example.org"),
+                                ("Angebot", "info@werbung.example")):
+            process_message(s, settings=settings, raw=mail(subject, sender=sender, body="Viele Grüße, Erika",
+                                                           attachments=(("Foto_Erika.pdf", PDF),)))
+    with unit_of_work(engine) as s:
+        second = s.scalar(select(InboundMail.id).where(InboundMail.subject == "Nachtrag"))
+        dismiss_inbound_mail(s, actor=STAFF, settings=settings, mail_id=second, reason="Kein Fall")
+    data = json.loads(export(engine).to_json())
+    assert [(m["subject"], m["attachments"], m["mail_status"]) for m in data["inbound_mails"]] == [
+        ("Frage zu meinem Schaden", ["Foto_Erika.pdf"], "nicht zugeordnet"), ("Nachtrag", ["Foto_Erika.pdf"], "verworfen")]
+    assert subject_rights.export_pdf(subject_rights.SubjectExport(data, 1, 1)).startswith(b"%PDF")
+    before = snapshot(engine)
+    preview = erase(engine, settings, dry_run=True)
+    assert preview.inbound_mails == 2
+    assert {k: v for k, v in snapshot(engine).items() if k != "access_log"} == {
+        k: v for k, v in before.items() if k != "access_log"}
+    assert t("subject.inbound_would_erase", count=2) in preview.lines()
+    assert len(list(inbound_dir(settings).iterdir())) == 2  # held: Erika's first mail, the other sender's
+    result = erase(engine, settings)
+    assert result.inbound_mails == 2
+    with Session(engine) as s:
+        mails = {m.id: m for m in s.scalars(select(InboundMail))}
+        blanked = [m for m in mails.values() if m.subject == ""]
+        assert {(m.sender, m.sender_name, m.body_excerpt, m.status) for m in blanked} == {("", "", "", "dismissed")}
+        assert len(blanked) == 2 and all(m.message_key for m in blanked)
+        assert {m.dismiss_reason for m in blanked} == {"Kein Fall", t("inmail.erased_reason")}
+        names = dict(s.execute(select(InboundAttachment.mail_id, InboundAttachment.filename)).all())
+        assert sorted(names.values()) == ["", "", "Foto_Erika.pdf"]  # the other sender's attachment stays
+        other = next(m for m in mails.values() if m.subject == "Angebot")
+        assert (other.sender, other.status) == ("info@werbung.example", "unassigned")
+    assert len(list(inbound_dir(settings).iterdir())) == 1  # only the other sender's held file is left
+    assert "inbound_mails=2" in next(d for u, a, d in subject_log(engine) if a == "erase")
+
+
+def test_unfiled_mails_stay_while_an_open_case_keeps_the_person(engine, settings):
+    from core.inbound_mail import process_message
+    from tests.integration.test_inbound_mail import mail
+
+    finished_case(engine, settings, how="open")
+    with unit_of_work(engine) as s:
+        process_message(s, settings=settings, raw=mail("Wie ist der Stand?", sender="erika@example.org"))
+    result = erase(engine, settings)
+    assert result.inbound_mails == 0 and result.skipped
+    assert export(engine).data["inbound_mails"][0]["subject"] == "Wie ist der Stand?"
 
 
 def test_unknown_address_erases_nothing(engine, settings):
