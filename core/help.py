@@ -236,7 +236,7 @@ ADMIN = RoleHelp(Audience.ADMIN, (
     ), ("betrieb",), "admin-ops.png"),
     Guide("Betroffenenrechte", (
         "Unter „Betroffenenrechte“ suchen Sie eine Person nach E-Mail-Adresse oder Name.",
-        "„Auskunft erstellen“ liefert alles, was zu ihr gespeichert ist, als JSON und PDF.",
+        "„Auskunft erstellen“ liefert alles, was zu ihr gespeichert ist, als JSON und PDF, auch ihre Mails im Posteingang.",
         ("Für eine Löschung prüfen Sie erst die Vorschau, bestätigen und klicken „Endgültig löschen“. Fälle unter "
         "Aufbewahrungssperre und Buchungsbelege bleiben erhalten."),
     ), ("betroffenenrechte",), "admin-subjects.png"),

@@ -323,16 +323,35 @@ def dismiss_inbound_mail(session: Session, *, actor: Actor, settings: Settings, 
 def erase_unfiled_from(session: Session, *, actor: Actor, settings: Settings, addresses: set[str],
                        dry_run: bool = False) -> int:
     """Data-subject erasure (core.subject_rights): the mails from these addresses that were never filed into a
-    case (held or dismissed; filed ones go with their case) lose sender, subject, text and attachment names, and
-    their held files are deleted once the transaction commits; a held one is closed as dismissed. The message key
-    stays, so the same message is not fetched again. Returns how many mails (a dry run changes nothing)."""
+    case (held or dismissed; filed ones go with their case) are blanked (`_blank`); a held one is closed as
+    dismissed. Returns how many mails (a dry run changes nothing)."""
     if not addresses:
         return 0
     rows = list(session.scalars(select(InboundMail).where(
         InboundMail.case_id.is_(None), func.lower(InboundMail.sender).in_(sorted(addresses)))
         .order_by(InboundMail.id).with_for_update()))
-    if dry_run:
-        return len(rows)
+    if not dry_run:
+        _blank(session, actor=actor, settings=settings, rows=rows)
+    return len(rows)
+
+
+def blank_dismissed(session: Session, *, actor: Actor, settings: Settings, before: datetime,
+                    dry_run: bool = False) -> int:
+    """Retention (core.retention): mails dismissed before `before` (they belong to no case; the period is the
+    cases' RETENTION_MONTHS after their end) are blanked. Returns how many (a dry run changes nothing)."""
+    rows = list(session.scalars(select(InboundMail).where(
+        InboundMail.case_id.is_(None), InboundMail.status == InboundMailStatus.DISMISSED,
+        InboundMail.handled_at < before, or_(InboundMail.sender != "", InboundMail.subject != "",
+                                             InboundMail.body_excerpt != ""))
+        .order_by(InboundMail.id).with_for_update()))
+    if not dry_run:
+        _blank(session, actor=actor, settings=settings, rows=rows)
+    return len(rows)
+
+
+def _blank(session: Session, *, actor: Actor, settings: Settings, rows: list[InboundMail]) -> None:
+    """Sender, subject, text and attachment names go, held files once the transaction commits; a held mail is
+    closed as dismissed. The message key stays, so the same message is not fetched again."""
     for row in rows:
         for attachment in _held_attachments(session, row):
             _release_held(session, settings, attachment)
@@ -345,7 +364,6 @@ def erase_unfiled_from(session: Session, *, actor: Actor, settings: Settings, ad
         session.execute(update(InboundAttachment).where(InboundAttachment.mail_id.in_([r.id for r in rows]))
                         .values(filename=""))
     session.flush()
-    return len(rows)
 
 
 def _views(session: Session, rows: list[InboundMail]) -> list[InboundMailView]:

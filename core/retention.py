@@ -47,6 +47,7 @@ from core.enums import AssignmentOrigin, CaseStatus, DocumentKind
 from core.errors import ValidationError
 from core.events import append_event, personal_fields, redact_events
 from core.i18n import t
+from core.inbound_mail import blank_dismissed
 from core.permissions import SYSTEM, Action, Actor, require
 from core.retention_periods import (
     BOOKING_RECORD_YEARS,
@@ -85,7 +86,7 @@ LETTER_KINDS = frozenset({DocumentKind.CLAIM_LETTER, DocumentKind.LETTER})
 BATCH_SIZE = 500
 
 #: What a run changed, and what it skipped (a state, so a second run reports the same skips, but no changes).
-CHANGE_CATEGORIES = ("cases", "documents", "letters", "invoices", "settlements", "notes", "mails")
+CHANGE_CATEGORIES = ("cases", "documents", "letters", "invoices", "settlements", "notes", "mails", "inbound_mails")
 SKIP_CATEGORIES = ("legal_hold", "blocked")
 CATEGORIES = CHANGE_CATEGORIES + SKIP_CATEGORIES
 
@@ -296,6 +297,7 @@ def plan_purge(session: Session, *, settings: Settings, at: datetime) -> PurgePl
             if d.erase:
                 numbers.append(d.case.number)
     counts["settlements"] = len(_expired_settlements(session, today=today, months=months))
+    counts["inbound_mails"] = blank_dismissed(session, actor=SYSTEM, settings=settings, before=cutoff, dry_run=True)
     return PurgePlan(today, cutoff, {k: counts.get(k, 0) for k in CATEGORIES}, tuple(numbers))
 
 
@@ -380,6 +382,7 @@ def _run(session: Session, *, run: PurgeRun, actor: Actor, settings: Settings, a
         session.execute(delete(SettlementLine).where(SettlementLine.settlement_id.in_(ids)))
         session.execute(delete(Settlement).where(Settlement.id.in_(ids)))
         counts["settlements"] = len(ids)
+        counts["inbound_mails"] = blank_dismissed(session, actor=actor, settings=settings, before=cutoff)
         session.commit()
     except BaseException:
         session.rollback()

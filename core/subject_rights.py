@@ -308,7 +308,6 @@ class ErasureResult:
     skipped: tuple[SkippedCase, ...]
     persons_pseudonymised: int
     counts: dict[str, int] = field(default_factory=dict)  # core.retention.CHANGE_CATEGORIES
-    inbound_mails: int = 0  # received mails from the subject never filed into a case, blanked
 
     def lines(self) -> list[str]:
         """The outcome in German (CLI and page)."""
@@ -317,9 +316,9 @@ class ErasureResult:
         out += [f"  {n}" for n in self.erased_cases]
         if self.unchanged_cases:
             out.append(t("subject.unchanged", numbers=", ".join(self.unchanged_cases)))
-        if self.inbound_mails:
+        if self.counts.get("inbound_mails"):
             out.append(t("subject.inbound_would_erase" if self.dry_run else "subject.inbound_erased",
-                         count=self.inbound_mails))
+                         count=self.counts["inbound_mails"]))
         out += [s.message for s in self.skipped]
         if self.skipped:
             out.append(t("subject.person_kept"))
@@ -368,14 +367,14 @@ def erase_subject(session: Session, *, actor: Actor, settings: Settings, reason:
     result = ErasureResult(
         dry_run=dry_run, persons=len(persons), erased_cases=erasure.case_numbers,
         unchanged_cases=tuple(c.number for c in takes if c.number not in erasure.case_numbers),
-        skipped=tuple(skipped), persons_pseudonymised=len(pseudonymise), counts=erasure.counts,
-        inbound_mails=inbound,
+        skipped=tuple(skipped), persons_pseudonymised=len(pseudonymise),
+        counts={**erasure.counts, "inbound_mails": inbound},
     )
     counts = ", ".join(f"{k}={result.counts.get(k, 0)}" for k in CHANGE_CATEGORIES)
     log_access(session, actor=actor, action="erase_dry_run" if dry_run else "erase", object_type=LOG_OBJECT,
                object_ref=_ref(persons),
                detail=f"reason={reason}; erased={len(result.erased_cases)}; skipped={len(skipped)}; "
-                      f"persons={len(pseudonymise)}; inbound_mails={inbound}; {counts}")
+                      f"persons={len(pseudonymise)}; {counts}")
     session.flush()
     return result
 

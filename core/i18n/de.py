@@ -1243,6 +1243,7 @@ STRINGS.update({
     "retention.count.settlements": "Abrechnungen nach Ablauf der Aufbewahrungsfrist gelöscht: {n}",
     "retention.count.notes": "Notizen gelöscht: {n}",
     "retention.count.mails": "Mails gelöscht: {n}",
+    "retention.count.inbound_mails": "Verworfene eingegangene Mails geleert: {n}",
     "retention.count.legal_hold": "Übersprungen wegen Aufbewahrungssperre: {n}",
     "retention.count.blocked": "Übersprungen, weil der Mandant noch einen offenen oder jüngeren Fall hat: {n}",
     "retention.cases_head": "Betroffene Fälle ({shown} von {n}):",

@@ -448,8 +448,36 @@ def test_run_is_logged_with_its_counts(engine, settings, partner):
     assert logged.id == report.run_id and logged.finished_at is not None and logged.actor_name == "System"
     assert logged.day == "2026-03-16"
     assert logged.counts == report.counts == {"cases": 1, "documents": 1, "letters": 0, "invoices": 0,
-                                              "settlements": 0, "notes": 1, "mails": mails, "legal_hold": 0,
-                                              "blocked": 0}
+                                              "settlements": 0, "notes": 1, "mails": mails, "inbound_mails": 0,
+                                              "legal_hold": 0, "blocked": 0}
+
+
+def test_a_dismissed_inbound_mail_is_blanked_the_retention_period_after_its_dismissal(engine, settings):
+    """A mail staff dismissed belongs to no case: sender, subject, text and attachment names go RETENTION_MONTHS
+    after the Berlin day of the dismissal, like a case closed that day; one dismissed later stays."""
+    from core.inbound_mail import dismiss_inbound_mail, process_message
+    from db.models import InboundAttachment, InboundMail
+    from tests.integration.test_inbound_mail import PDF, mail
+
+    with unit_of_work(engine) as s:
+        for subject in ("Alt", "Neu"):
+            process_message(s, settings=settings, raw=mail(subject, sender="erika@example.org",
+                                                           attachments=(("Erika.pdf", PDF),)))
+    with unit_of_work(engine) as s:
+        for row in s.scalars(select(InboundMail)):
+            dismiss_inbound_mail(s, actor=STAFF, settings=settings, mail_id=row.id, reason="Kein Fall")
+            row.handled_at = CLOSED if row.subject == "Alt" else CLOSED + timedelta(days=1)
+    assert run(engine, settings, LAST_KEPT).counts["inbound_mails"] == 0
+    assert run(engine, settings, FIRST_PURGED, dry_run=True).counts["inbound_mails"] == 1
+    assert run(engine, settings, FIRST_PURGED).counts["inbound_mails"] == 1
+    with Session(engine) as s:
+        rows = {r.id: r for r in s.scalars(select(InboundMail))}
+        shown = sorted((r.sender, r.subject, r.body_excerpt != "", r.dismiss_reason) for r in rows.values())
+        assert shown == [("", "", False, "Kein Fall"), ("erika@example.org", "Neu", True, "Kein Fall")]
+        names = sorted(s.scalars(select(InboundAttachment.filename)))
+        assert names == ["", "Erika.pdf"]
+    assert run(engine, settings, FIRST_PURGED).counts["inbound_mails"] == 0  # blanked once
+    assert run(engine, settings, FIRST_PURGED + timedelta(days=1)).counts["inbound_mails"] == 1  # "Neu", a day on
 
 
 def test_dry_run_is_not_logged(engine, settings):
