@@ -71,6 +71,21 @@ def test_my_orders_pages_with_the_board_rules(world):
     assert t("board.page", page=2) in texts(at)
 
 
+def test_a_search_with_more_orders_than_counted_says_so(world, monkeypatch):
+    from core import board_search
+
+    monkeypatch.setattr(board_search, "COUNT_CAP", 1)
+    for _ in range(2):
+        make_order(world.engine, world.partner_id, last_name="Eigenbrodt")
+    at = world.app(Role.PARTNER, page="pages/partner_orders.py")
+    next(w for w in at.text_input if w.label == t("orders.search")).input("eigen")
+    click(at, t("board.apply"))
+    assert len(at.dataframe[0].value) == 3  # Eigen and two Eigenbrodt, all received
+    more = t("board.more_than", count="1")
+    assert next(m.value for m in at.metric if m.label == t("orders.open_count")) == more
+    assert t("board.total", count=more) in " ".join(c.value for c in at.caption)
+
+
 def test_partner_submits_the_invoice_on_the_order_tab(world):
     accepted(world, world.own_case)
     at = case_page(world, Role.PARTNER, world.own_case)
