@@ -417,7 +417,8 @@ def compute_kpis(session: Session, *, actor: Actor, flt: KpiFilter, at: datetime
 def _compute(session: Session, flt: KpiFilter, at: datetime) -> dict:
     split = plan(session, flt)
     sums = add_sums(scope_sums(session, flt, split).values())
-    return figures(sums, pending=sum(pending_by_week(session, flt, at).values()), throughput=ranked(session, "t", flt, split),
+    pending = sum(pending_by_week(session, flt, at).values())
+    return figures(sums, pending=pending, throughput=ranked(session, "t", flt, split),
                    queries=ranked(session, "q", flt, split))
 
 

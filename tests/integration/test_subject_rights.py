@@ -365,7 +365,8 @@ def test_mails_received_from_the_person_are_exported_and_unfiled_ones_blanked_on
         dismiss_inbound_mail(s, actor=STAFF, settings=settings, mail_id=second, reason="Kein Fall")
     data = json.loads(export(engine).to_json())
     assert [(m["subject"], m["attachments"], m["mail_status"]) for m in data["inbound_mails"]] == [
-        ("Frage zu meinem Schaden", ["Foto_Erika.pdf"], "nicht zugeordnet"), ("Nachtrag", ["Foto_Erika.pdf"], "verworfen")]
+        ("Frage zu meinem Schaden", ["Foto_Erika.pdf"], "nicht zugeordnet"),
+        ("Nachtrag", ["Foto_Erika.pdf"], "verworfen")]
     assert subject_rights.export_pdf(subject_rights.SubjectExport(data, 1, 1)).startswith(b"%PDF")
     before = snapshot(engine)
     preview = erase(engine, settings, dry_run=True)
