@@ -84,6 +84,7 @@ class InboundMailView:
     is_query: bool
     case_number: str
     handled_by: str
+    dismiss_reason: str = ""
 
 
 # --- held files --------------------------------------------------------------------------------
@@ -323,27 +324,34 @@ def dismiss_inbound_mail(session: Session, *, actor: Actor, settings: Settings, 
 def erase_unfiled_from(session: Session, *, actor: Actor, settings: Settings, addresses: set[str],
                        dry_run: bool = False) -> int:
     """Data-subject erasure (core.subject_rights): the mails from these addresses that were never filed into a
-    case (held or dismissed; filed ones go with their case) are blanked (`_blank`); a held one is closed as
-    dismissed. Returns how many mails (a dry run changes nothing)."""
+    case (held or dismissed; filed ones go with their case) are blanked. Returns how many (a dry run changes
+    nothing)."""
     if not addresses:
         return 0
-    rows = list(session.scalars(select(InboundMail).where(
-        InboundMail.case_id.is_(None), func.lower(InboundMail.sender).in_(sorted(addresses)))
-        .order_by(InboundMail.id).with_for_update()))
-    if not dry_run:
-        _blank(session, actor=actor, settings=settings, rows=rows)
-    return len(rows)
+    return _blank_where(session, actor=actor, settings=settings, dry_run=dry_run,
+                        where=[InboundMail.case_id.is_(None), func.lower(InboundMail.sender).in_(sorted(addresses))])
 
 
 def blank_dismissed(session: Session, *, actor: Actor, settings: Settings, before: datetime,
                     dry_run: bool = False) -> int:
     """Retention (core.retention): mails dismissed before `before` (they belong to no case; the period is the
     cases' RETENTION_MONTHS after their end) are blanked. Returns how many (a dry run changes nothing)."""
-    rows = list(session.scalars(select(InboundMail).where(
+    return _blank_where(session, actor=actor, settings=settings, dry_run=dry_run, where=[
         InboundMail.case_id.is_(None), InboundMail.status == InboundMailStatus.DISMISSED,
-        InboundMail.handled_at < before, or_(InboundMail.sender != "", InboundMail.subject != "",
-                                             InboundMail.body_excerpt != ""))
-        .order_by(InboundMail.id).with_for_update()))
+        InboundMail.handled_at < before,
+        or_(InboundMail.sender != "", InboundMail.subject != "", InboundMail.body_excerpt != "")])
+
+
+def subject_mails(session: Session, *, addresses: set[str], case_ids: list[int]) -> list[InboundMailView]:
+    """The mails received from these addresses or filed into these cases (a data-subject export)."""
+    rows = list(session.scalars(select(InboundMail).where(or_(
+        InboundMail.case_id.in_(case_ids), func.lower(InboundMail.sender).in_(sorted(addresses))))
+        .order_by(InboundMail.id)))
+    return _views(session, rows)
+
+
+def _blank_where(session: Session, *, actor: Actor, settings: Settings, where: list, dry_run: bool) -> int:
+    rows = list(session.scalars(select(InboundMail).where(*where).order_by(InboundMail.id).with_for_update()))
     if not dry_run:
         _blank(session, actor=actor, settings=settings, rows=rows)
     return len(rows)
@@ -382,6 +390,7 @@ def _views(session: Session, rows: list[InboundMail]) -> list[InboundMailView]:
             matched_numbers=tuple(r.matched_numbers or ()), attachments=tuple(names.get(r.id, ())),
             rejected=tuple(f"{n['name']}: {n['reason']}" for n in r.rejected or ()), is_query=r.is_query,
             case_number=numbers.get(r.case_id, ""), handled_by=r.handled_by_name or t("inmail.system"),
+            dismiss_reason=r.dismiss_reason,
         )
         for r in rows
     ]

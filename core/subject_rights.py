@@ -32,7 +32,7 @@ from core.enums import OPEN_STATUSES, LegalBasis
 from core.errors import NotFound, ValidationError
 from core.events import append_event
 from core.i18n import label, t
-from core.inbound_mail import erase_unfiled_from
+from core.inbound_mail import erase_unfiled_from, subject_mails
 from core.permissions import Action, Actor, can, require
 from core.retention import CHANGE_CATEGORIES, erase_cases
 from core.settings import Settings
@@ -45,8 +45,6 @@ from db.models import (
     CaseEvent,
     Document,
     DocumentVersion,
-    InboundAttachment,
-    InboundMail,
     InsurerQuery,
     Invoice,
     Note,
@@ -212,18 +210,11 @@ def subject_export(session: Session, *, actor: Actor, reason: str, email: str | 
 
 
 def _inbound_mails(session: Session, *, addresses: set[str], cases: list[Case]) -> list[dict]:
-    """The mails received from the subject's addresses or filed into their cases (core.inbound_mail)."""
-    numbers = {c.id: c.number for c in cases}
-    mails = session.scalars(select(InboundMail).where(or_(
-        InboundMail.case_id.in_(list(numbers)), func.lower(InboundMail.sender).in_(sorted(addresses))))
-        .order_by(InboundMail.id)).all()
-    names: dict[int, list[str]] = {}
-    for mail_id, filename in session.execute(select(InboundAttachment.mail_id, InboundAttachment.filename).where(
-            InboundAttachment.mail_id.in_([m.id for m in mails])).order_by(InboundAttachment.id)):
-        names.setdefault(mail_id, []).append(filename)
-    return [_row(m, ("sender", "sender_name", "subject", "sent_at", "received_at", "body_excerpt", "dismiss_reason"),
-                 mail_status=label(m.status), case=numbers.get(m.case_id, ""), attachments=names.get(m.id, []))
-            for m in mails]
+    """The mails received from the subject's addresses or filed into their cases."""
+    return [_row(v, ("sender", "sender_name", "subject", "sent_at", "received_at"), body_excerpt=v.excerpt,
+                 dismiss_reason=v.dismiss_reason, mail_status=label(v.status), case=v.case_number,
+                 attachments=list(v.attachments))
+            for v in subject_mails(session, addresses=addresses, case_ids=[c.id for c in cases])]
 
 
 def _mail(m: OutboxMessage) -> dict:
