@@ -185,6 +185,14 @@ def test_while_serve_runs_its_worker_a_separate_worker_exits_1(sqlite_url, tmp_p
 
 def test_serve_with_a_separate_worker_logs_why_and_answers_on_the_health_port(sqlite_url, tmp_path):
     separate = start_worker(sqlite_url, tmp_path, "--interval", "0.5")
+    engine = make_engine(sqlite_url)
+    try:  # the separate worker holds the lock before serve starts (else serve may win the race under load)
+        wait_for(lambda: any(b.rounds >= 1 for b in heartbeats(engine)), "the separate worker's first round")
+    except AssertionError:
+        stop(separate)
+        raise
+    finally:
+        engine.dispose()
     health_port, app_port = free_port(), free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "core", "serve", "--port", str(app_port), "--health-port", str(health_port),
