@@ -397,18 +397,27 @@ def _views(session: Session, rows: list[InboundMail]) -> list[InboundMailView]:
 
 
 def list_unassigned_mail(session: Session, *, actor: Actor, limit: int = 100) -> list[InboundMailView]:
-    """The held mails waiting for staff, oldest first (the reading is logged)."""
+    """The held mails waiting for staff, oldest first (whoever shows them logs it: log_mail_lists)."""
     require(actor, Action.HANDLE_INBOUND_MAIL)
     rows = list(session.scalars(select(InboundMail).where(InboundMail.status == InboundMailStatus.UNASSIGNED)
                                 .order_by(InboundMail.received_at, InboundMail.id).limit(limit)))
-    if rows:  # senders and subjects are shown: logged (an empty list shows nothing)
-        log_access(session, actor=actor, action="list", object_type="inbound_mail", object_ref="unassigned",
-                   detail=str(len(rows)))
     return _views(session, rows)
 
 
+def log_mail_lists(session: Session, *, actor: Actor, held: list[InboundMailView],
+                   filed: list[InboundMailView]) -> None:
+    """Record that the Posteingang showed senders and subjects (§10): one access-log row per list that is not
+    empty ("unassigned", "filed"), with the ids of the mails shown, as many as fit."""
+    require(actor, Action.HANDLE_INBOUND_MAIL)
+    for ref, mails in (("unassigned", held), ("filed", filed)):
+        if mails:
+            ids = ", ".join(str(m.id) for m in mails)
+            detail = f"{len(mails)}: {ids if len(ids) <= 480 else ids[:ids.rfind(', ', 0, 478)] + ', …'}"
+            log_access(session, actor=actor, action="list", object_type="inbound_mail", object_ref=ref, detail=detail)
+
+
 def list_filed_mail(session: Session, *, actor: Actor, limit: int = 20) -> list[InboundMailView]:
-    """The mails filed most recently, automatically or by staff, newest first."""
+    """The mails filed most recently, automatically or by staff, newest first (logged by whoever shows them)."""
     require(actor, Action.HANDLE_INBOUND_MAIL)
     rows = list(session.scalars(
         select(InboundMail).where(InboundMail.status.in_([InboundMailStatus.FILED, InboundMailStatus.ASSIGNED]))

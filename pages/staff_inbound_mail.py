@@ -7,8 +7,9 @@ from core import inbound_mail
 from core.i18n import label, t
 from core.permissions import Action
 from core.timeutil import format_dt
+from core.ui.list_log import log_mail_lists_once
 from core.ui.navigation import guard
-from core.ui.resources import settings, write_session
+from core.ui.resources import read_session, settings
 from core.ui.widgets import act, case_link_column, case_url, show_notice
 
 actor = guard(Action.HANDLE_INBOUND_MAIL)
@@ -17,9 +18,10 @@ st.caption(t("inmail.intro"))
 NOTICE = "inmail_notice"
 show_notice(NOTICE)
 
-with write_session() as s:  # the reading of the held mails is logged
+with read_session() as s:
     held = inbound_mail.list_unassigned_mail(s, actor=actor)
     filed = inbound_mail.list_filed_mail(s, actor=actor)
+log_mail_lists_once(actor=actor, held=held, filed=filed)  # senders and subjects shown: logged once per set
 
 st.subheader(t("inmail.held_header", count=len(held)))
 if not held:

@@ -4,7 +4,7 @@ reason; an unknown number gets the refusal that reveals nothing; the empty list 
 import uuid
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.enums import Role
@@ -14,7 +14,7 @@ from core.permissions import Actor
 from core.settings import ROOT
 from core.ui.navigation import ACTOR_KEY
 from db.engine import unit_of_work
-from db.models import HoldReason, InboundMail, InboundMailStatus, Insurer
+from db.models import AccessLog, HoldReason, InboundMail, InboundMailStatus, Insurer
 from tests.app.conftest import TIMEOUT, table_text, texts
 from tests.unit.test_upload_validation import make_pdf
 
@@ -101,6 +101,31 @@ def test_automatically_filed_mail_is_listed_under_recently_filed_with_a_link_to_
     assert f"/case?nr={world.own_case}" in table_text(at)
     assert t("inmail.system") in table_text(at)
     assert t("inmail.empty") in texts(at)
+
+
+def mail_list_log(world) -> list[tuple[str, str]]:
+    with unit_of_work(world.engine) as s:
+        return [(r.object_ref, r.detail) for r in s.scalars(
+            select(AccessLog).where(AccessLog.object_type == "inbound_mail").order_by(AccessLog.id))]
+
+
+def test_the_lists_shown_are_logged_once_and_again_when_other_mails_are_shown(world):
+    at = page(world)
+    assert mail_list_log(world) == []  # nothing shown, nothing logged
+    deliver(world, "Ohne Nummer")
+    at.run()
+    at.run()  # a rerun showing the same mails writes nothing more
+    with unit_of_work(world.engine) as s:
+        first = s.scalar(select(InboundMail.id))
+    assert mail_list_log(world) == [("unassigned", f"1: {first}")]
+    at.text_input[0].input(world.own_case)
+    click(at, "inmail.assign")  # now the held list is empty and the filed list shows the mail
+    deliver(world, "Noch eine")
+    at.run()
+    with unit_of_work(world.engine) as s:
+        second = s.scalar(select(func.max(InboundMail.id)))
+    assert mail_list_log(world) == [("unassigned", f"1: {first}"), ("filed", f"1: {first}"),
+                                    ("unassigned", f"1: {second}"), ("filed", f"1: {first}")]
 
 
 def test_a_partner_reaching_the_page_is_refused(world):
