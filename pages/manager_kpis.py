@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 import streamlit as st
 
-from core import board, kpi_series, kpi_views, management_report
+from core import board, board_address, kpi_series, kpi_views, management_report
 from core.enums import DamageType, PartnerKind
 from core.i18n import label, t
 from core.kpi_views import Narrowing, Preset
@@ -130,7 +130,7 @@ for start_at in range(0, len(tiles), 4):
 
 def link(narrowing: Narrowing) -> str:
     """The board address of the cases behind a bar or point."""
-    return board.board_url(kpi_views.board_filter(flt, narrowing))
+    return board_address.board_url(kpi_views.board_filter(flt, narrowing))
 
 
 def export_file(rows: list[dict], table: str, file_format: str):

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from core import board
+from core import board, board_address
 from core.enums import CaseStatus, DamageType, PartnerKind
 from core.i18n import label, t
 from core.lifecycle import DeadlineState
@@ -54,7 +54,7 @@ REGIONS = [str(digit) for digit in range(10)]
 
 # the first filters come from the address, e.g. /board?insurer=3&from=2026-11-02&to=2026-11-09 (the KPI dashboard
 # links here); an unknown id or a bad value is named and left out
-start, ignored = board.filter_from_query(st.query_params.to_dict())
+start, ignored = board_address.filter_from_query(st.query_params.to_dict())
 for name, known, field in (("insurer", insurers, "insurer_id"), ("partner", partners, "partner_id"),
                            ("clerk", clerks, "clerk_id")):
     if getattr(start, field) is not None and getattr(start, field) not in known:

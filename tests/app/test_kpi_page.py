@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import auth, board
+from core import auth, board_address
 from core.enums import Role
 from core.i18n import t
 from core.kpi_views import Preset, board_filter, preset_period, week_narrowing
@@ -128,7 +128,7 @@ def test_week_table_rows_link_to_the_board_with_that_week(seeded):
     weekly = at.dataframe[1].value  # the weekly throughput table
     start, end = preset_period(Preset.LAST_13_WEEKS, to_berlin(now()).date())
     first_monday = weekly[t("kpi.col_week_start")].iloc[0]
-    assert weekly[t("kpi.col_link")].iloc[0] == board.board_url(
+    assert weekly[t("kpi.col_link")].iloc[0] == board_address.board_url(
         board_filter(KpiFilter(start, end), week_narrowing(first_monday)))
 
 

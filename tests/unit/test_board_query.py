@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from core.board import BoardFilter, board_url, filter_from_query, filter_to_query
+from core.board import BoardFilter
+from core.board_address import board_url, filter_from_query, filter_to_query
 from core.enums import CaseStatus, DamageType, PartnerKind
 
 
