@@ -1,6 +1,6 @@
 """The retention purge's calendar (§10): how long personal data, booking records and business letters are kept.
 
-Pure date arithmetic on Europe/Berlin calendar days; core.retention applies it.
+Pure date arithmetic on Europe/Berlin calendar days; core.retention and core.case_erasure apply it.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
+from core.enums import CaseStatus
 from core.timeutil import berlin_midnight_utc, to_berlin
 
 #: Booking records (Buchungsbelege: invoices, settlements, payment records): 8 years from the end of the calendar
@@ -42,3 +43,16 @@ def ended_before(today: date, months: int) -> datetime:
 def deletable_from(year: int, years: int) -> date:
     """The first day after a period of `years` counted from the end of calendar year `year`."""
     return date(year + years + 1, 1, 1)
+
+
+def year_of(value: datetime) -> int:
+    """The Berlin calendar year of an instant (a record's period counts from the end of that year)."""
+    return to_berlin(value).year
+
+
+def is_due(status: CaseStatus, closed_at: datetime | None, cancelled_at: datetime | None, *, today: date,
+           months: int) -> bool:
+    """Whether a case's personal data goes on Berlin day `today`: it ended (closed_at, or cancelled_at for a
+    cancelled case) at least `months` calendar months before (erasure_day). Open cases never."""
+    ended = closed_at if status == CaseStatus.CLOSED else cancelled_at if status == CaseStatus.CANCELLED else None
+    return ended is not None and erasure_day(ended, months) <= today

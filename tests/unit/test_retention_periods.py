@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from core.enums import CaseStatus
 from core.errors import ConfigurationError
 from core.retention_periods import (
     BOOKING_RECORD_YEARS,
@@ -12,6 +13,8 @@ from core.retention_periods import (
     deletable_from,
     ended_before,
     erasure_day,
+    is_due,
+    year_of,
 )
 from core.settings import Settings
 from core.timeutil import BERLIN
@@ -67,3 +70,15 @@ def test_retention_months_defaults_to_24(tmp_path):
 def test_retention_months_out_of_range_is_refused(tmp_path, raw):
     with pytest.raises(ConfigurationError, match="RETENTION_MONTHS"):
         Settings.load(env={"RETENTION_MONTHS": raw}, secrets_path=tmp_path / "none.toml")
+
+
+def test_a_case_is_due_from_its_erasure_day_on_by_the_end_that_counts_for_its_status():
+    ended = datetime(2024, 8, 30, 22, 30, tzinfo=UTC)  # 31.08.2024 00:30 in Berlin
+    assert erasure_day(ended, 24) == date(2026, 8, 31)
+    for status, closed, cancelled in ((CaseStatus.CLOSED, ended, None), (CaseStatus.CANCELLED, None, ended)):
+        assert not is_due(status, closed, cancelled, today=date(2026, 8, 30), months=24)
+        assert is_due(status, closed, cancelled, today=date(2026, 8, 31), months=24)
+    later = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not is_due(CaseStatus.CLOSED, None, ended, today=later.date(), months=0)  # a closed case counts closed_at
+    assert not is_due(CaseStatus.PAID, ended, ended, today=date(2030, 1, 1), months=24)  # open: never
+    assert year_of(datetime(2025, 12, 31, 23, 30, tzinfo=UTC)) == 2026  # New Year in Berlin already
