@@ -6,14 +6,25 @@ import math
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.deps import api_caller
 from api.errors import ApiError, case_not_found, from_core
 from api.schemas import ErrorResponse
-from core import api_cases, intake
+from core import api_cases, idempotency, intake
 from core.api_keys import ApiCaller
 from core.audit import log_access
 from core.cases import get_case as get_case_row
@@ -65,24 +76,47 @@ def _log_refusal(request: Request, caller: ApiCaller, number: str) -> None:
 
 @router.post("/cases", status_code=201, response_model=schemas.CaseCreated, responses={**_AUTH_ERRORS, **_BODY_ERRORS},
              summary="Fall melden")
-def submit_case(body: schemas.CaseSubmission, request: Request, response: Response, caller: Caller):
+def submit_case(body: schemas.CaseSubmission, request: Request, response: Response, caller: Caller,
+                idempotency_key: Annotated[str | None, Header(
+                    alias=idempotency.HEADER, max_length=idempotency.MAX_KEY_LENGTH,
+                    description="Optional: ein eigener Schlüssel je Meldung. Dieselbe Meldung mit demselben Schlüssel "
+                                "(z. B. nach einer Zeitüberschreitung erneut gesendet) bekommt 24 Stunden lang die "
+                                "erste Antwort (Header Idempotent-Replayed: true) statt eines zweiten Falls.")] = None):
     """Opens a case with the rules of the intake form (all wrong fields at once, German messages)."""
     form = intake.IntakeForm(**{**body.model_dump(exclude={"amount_claimed_cents"}),
                                 "amount_claimed": _amount_text(body.amount_claimed_cents)})
+    payload = body.model_dump(mode="json")
+    replayed = False
 
     def work(session: Session) -> schemas.CaseCreated:
+        nonlocal replayed
         data = intake.validate_intake(form, today=to_berlin(now()).date())
+        if idempotency_key is not None:
+            earlier = idempotency.reserve(session, api_key_id=caller.key_id, key=idempotency_key, payload=payload,
+                                          at=request.app.state.clock())
+            if earlier is not None:
+                replayed = True
+                return schemas.CaseCreated(**earlier)
         duplicates = intake.find_duplicates(session, actor=caller.actor, plate=data.plate,
                                             incident_date=data.incident_date,
                                             insurer_claim_number=data.insurer_claim_number)
         result = intake.take_in_case(session, actor=caller.actor, settings=request.app.state.settings, form=form)
-        status = get_case_row(session, number=result.number).status
-        return schemas.CaseCreated(number=result.number, status=status, status_label=label(status),
-                                   clerk=result.clerk, missing_documents=result.missing_documents,
-                                   possible_duplicates=[d.number for d in duplicates])
+        row = get_case_row(session, number=result.number)
+        created = schemas.CaseCreated(number=result.number, status=row.status, status_label=label(row.status),
+                                      clerk=result.clerk, missing_documents=result.missing_documents,
+                                      possible_duplicates=[d.number for d in duplicates])
+        if idempotency_key is not None:
+            idempotency.remember(session, api_key_id=caller.key_id, key=idempotency_key, case_id=row.id,
+                                 response=created.model_dump(mode="json"))
+        return created
 
-    created = _write(request, work)
+    try:
+        created = _write(request, work)
+    except IntegrityError:  # the same key was being used by a request at the same moment: it has finished now
+        created = _write(request, work)
     response.headers["Location"] = f"/v1/cases/{created.number}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return created
 
 

@@ -325,6 +325,8 @@ BROKER = RoleHelp(Audience.BROKER, (
         "„Schlüssel erzeugen“."),
         "Kopieren Sie den Schlüssel sofort in Ihr Programm. Er wird nur dieses eine Mal angezeigt.",
         "Geht ein Schlüssel verloren, klicken Sie „Widerrufen“ und erzeugen einen neuen.",
+        ("Sendet Ihr Programm jede Meldung mit einem eigenen „Idempotency-Key“ (z. B. Ihrer Auftragsnummer), entsteht "
+         "auch bei einer wiederholten Meldung nach einer Zeitüberschreitung kein zweiter Fall."),
     ), ("api-schluessel",), "broker-api-keys.png"),
     ACCOUNT,
 ))

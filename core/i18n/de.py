@@ -2025,6 +2025,10 @@ STRINGS.update({
     "api.key_not_found": "Diesen Schlüssel gibt es nicht oder er gehört nicht Ihnen.",
     "api.err_no_key": "Kein API-Schlüssel angegeben (Header „Authorization: Bearer …“ oder „X-API-Key“).",
     "api.err_bad_key": "Der API-Schlüssel ist ungültig, widerrufen oder sein Login ist gesperrt.",
+    "api.idempotency_key_invalid": "Der Idempotency-Key muss 1 bis {max} druckbare ASCII-Zeichen ohne Leerzeichen "
+                                   "lang sein.",
+    "api.idempotency_key_reused": "Dieser Idempotency-Key wurde in den letzten 24 Stunden schon für eine andere "
+                                  "Meldung verwendet. Bitte für jede neue Meldung einen neuen Schlüssel senden.",
     "api.err_rate": "Zu viele Anfragen: höchstens {limit} je Minute. Bitte in {seconds} Sekunden erneut versuchen.",
     "api.err_missing": "Pflichtangabe fehlt.",
     "api.err_too_long": "Zu lang (höchstens {max} Zeichen).",

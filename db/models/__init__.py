@@ -1,7 +1,7 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 from db.base import Base
-from db.models.api import ApiKey, RateCounter
+from db.models.api import ApiIdempotencyKey, ApiKey, RateCounter
 from db.models.audit import AccessLog, CaseEvent, LoginAttempt, Setting, UserSession
 from db.models.cases import Case, CaseCallback, InsurerQuery, Note, SurveyAnswer, Task
 from db.models.documents import Document, DocumentVersion
@@ -36,6 +36,7 @@ from db.models.share import ShareLink, ShareRecipient
 
 __all__ = [
     "AccessLog",
+    "ApiIdempotencyKey",
     "ApiKey",
     "Assignment",
     "Base",

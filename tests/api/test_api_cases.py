@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -9,9 +12,11 @@ from sqlalchemy import func, select
 from core import board, documents
 from core.enums import DocumentKind, Role
 from core.i18n import t
+from core.idempotency import IDEMPOTENCY_WINDOW, key_digest
 from core.permissions import SYSTEM
+from core.timeutil import now
 from db.engine import unit_of_work
-from db.models import Case, DocumentVersion
+from db.models import ApiIdempotencyKey, Case, DocumentVersion
 from tests.factories import make_broker, make_case, make_user
 from tests.unit.test_upload_validation import make_pdf
 
@@ -47,6 +52,80 @@ def test_a_second_submission_names_the_first_as_possible_duplicate(world):
     first = client.post("/v1/cases", json={**VALID, "insurer_claim_number": "DUP-1"}).json()["number"]
     second = client.post("/v1/cases", json={**VALID, "insurer_claim_number": "DUP-1"}).json()
     assert first in second["possible_duplicates"]
+
+
+def keyed(client, key: str, body: dict):
+    return client.post("/v1/cases", json=body, headers={"Idempotency-Key": key})
+
+
+def own_key_client(world):
+    """Broker A with a new API key of its own (its own rate limit; idempotency keys count per API key)."""
+    return world.client(world.new_key("broker_a"))
+
+
+def test_the_same_submission_sent_again_with_its_idempotency_key_gets_the_first_answer_and_no_second_case(world):
+    key, body = f"order-{uuid.uuid4()}", {**VALID, "insurer_claim_number": f"IK-{uuid.uuid4().hex[:8]}"}
+    client, before = own_key_client(world), case_count(world)
+    first = keyed(client, key, body)
+    again = keyed(client, key, dict(reversed(body.items())))  # the same fields in another order
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert (again.headers["idempotent-replayed"], "idempotent-replayed" in first.headers) == ("true", False)
+    assert case_count(world) == before + 1
+    other = keyed(world.client("broker_b"), key, body)  # keys are per API key: broker B's is another submission
+    assert other.status_code == 201 and other.json()["number"] != first.json()["number"]
+    with unit_of_work(world.engine) as s:  # only digests are stored, never the key itself
+        rows = s.scalars(select(ApiIdempotencyKey)).all()
+        assert key_digest(key) in {r.key_hash for r in rows} and key not in {r.key_hash for r in rows}
+        assert {r.response["number"] for r in rows} >= {first.json()["number"], other.json()["number"]}
+
+
+def test_an_idempotency_key_used_for_another_body_or_not_a_key_is_refused_and_writes_nothing(world):
+    key, client = f"order-{uuid.uuid4()}", own_key_client(world)
+    assert keyed(client, key, {**VALID, "insurer_claim_number": "IK-A"}).status_code == 201
+    before = case_count(world)
+    reused = keyed(client, key, {**VALID, "insurer_claim_number": "IK-B"})
+    assert reused.status_code == 422
+    assert reused.json()["error"]["fields"] == {"Idempotency-Key": t("api.idempotency_key_reused")}
+    for bad in ("mit Leerzeichen", "x" * 256, ""):
+        response = keyed(client, bad, VALID)
+        assert response.status_code == 422, bad
+        assert list(response.json()["error"]["fields"]) == ["Idempotency-Key"], bad
+    assert case_count(world) == before
+
+
+def test_a_failed_submission_leaves_its_key_free_and_a_key_expires_after_24_hours(world):
+    key, client = f"order-{uuid.uuid4()}", own_key_client(world)
+    wrong = keyed(client, key, {**VALID, "client_postal_code": "1"})
+    assert wrong.status_code == 422 and "client_postal_code" in wrong.json()["error"]["fields"]
+    first = keyed(client, key, VALID)  # the corrected submission with the same key opens the case
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    world.clock.pinned = now() + IDEMPOTENCY_WINDOW + timedelta(minutes=1)
+    later = keyed(client, key, VALID)  # a day later the key is free again: a new submission
+    assert later.status_code == 201 and later.json()["number"] != first.json()["number"]
+    with unit_of_work(world.engine) as s:  # the expired row went
+        assert [r.case_id for r in s.scalars(select(ApiIdempotencyKey).where(
+            ApiIdempotencyKey.key_hash == key_digest(key)))] == [s.scalar(select(Case.id).where(
+                Case.number == later.json()["number"]))]
+
+
+def test_two_identical_submissions_at_the_same_moment_open_one_case(world):
+    key, body = f"order-{uuid.uuid4()}", {**VALID, "insurer_claim_number": f"IK-{uuid.uuid4().hex[:8]}"}
+    key_client, before = own_key_client(world), case_count(world)
+    plaintext = key_client.headers["authorization"].removeprefix("Bearer ")
+    start = threading.Barrier(4)
+
+    def send(_):  # four connections (httpx clients are not shared between threads here), one API key
+        client = world.client(plaintext)
+        start.wait()
+        return keyed(client, key, body)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    assert [a.status_code for a in answers] == [201] * 4
+    assert len({a.json()["number"] for a in answers}) == 1
+    assert sum("idempotent-replayed" in a.headers for a in answers) == 3
+    assert case_count(world) == before + 1
 
 
 def test_an_invalid_submission_gets_every_wrong_field_in_german_and_writes_nothing(world):
