@@ -113,7 +113,7 @@ def _task_items(session: Session, *, at: datetime) -> list[DueItem]:
         if case is not None:
             about, link = t("remind.about_case", number=case.number), app_link(f"/case?nr={case.number}")
         else:
-            about, link = (partner.name if partner else "–"), app_link("/start")
+            about, link = (partner.name if partner else "–"), app_link("/")
         values = {"sachbearbeiter": user.display_name, "aufgabe": task.title, "bezug": about,
                   "faellig_am": format_dt(task.due_at), "aufgaben_link": link}
         out.append(DueItem(

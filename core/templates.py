@@ -215,7 +215,7 @@ EXAMPLES: dict[str, str] = {
     "benutzername": "autoglasnord", "probemonat_bis": "30.11.2026",
     "passwort_link": "/passwort?token=BEISPIEL", "gueltig_tage": "7",
     "grund": "In Ihrer Region haben wir genug Betriebe.", "aufgabe": "Rückruf beim Kunden",
-    "bezug": "Schaden SP-2026-000123", "faellig_am": "24.11.2026", "aufgaben_link": "/start",
+    "bezug": "Schaden SP-2026-000123", "faellig_am": "24.11.2026", "aufgaben_link": "/",
     "frist": "26.11.2026", "tag": "23.11.2026", "anzahl": "3",
     "eintraege": "Fällig oder überfällig:\n- SP-2026-000123: Forderung überfällig seit 22.11.2026 10:00\n"
                  "- Aufgabe „Rückruf beim Kunden“ (Schaden SP-2026-000125) fällig seit 22.11.2026 09:00\n\n"

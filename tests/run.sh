@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
-# Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "Installing Chromium from Debian …"
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work here), with a colour
+# emoji font so that the help screenshots show the pages' icons and emoji as a user's browser does.
+if ! command -v chromium >/dev/null 2>&1 || [ ! -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  echo "Installing Chromium and an emoji font from Debian …"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 fi
 
 # nginx for the deployment test (tests/deploy: the shipped nginx config in front of two app replicas).

@@ -914,7 +914,7 @@ STRINGS.update({
     "client.next_documents": "Dafür brauchen wir noch die Unterlagen unten von Ihnen.",
     "client.requested": "Bitte laden Sie diese Unterlagen hoch",
     "client.requested_due": "bitte bis {due} Uhr",
-    "client.file": "Datei (PDF, JPEG oder PNG)",
+    "client.file": "Datei (PDF, JPEG, PNG oder HEIC – Handyfotos gehen auch)",
     "client.upload": "Hochladen",
     "client.uploaded": "Danke, „{name}“ ist angekommen.",
     "client.not_requested": "Diese Unterlage haben wir nicht bei Ihnen angefragt.",
