@@ -7,15 +7,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.enums import CaseStatus, Role
+from core.enums import CaseStatus, PartnerKind, Role
 from core.mailer import transport_for
+from core.outbox import app_link
 from core.reminders import queue_due_reminders
 from core.settings import SmtpSettings
 from core.timeutil import now
 from core.worker import run_worker
 from db.engine import unit_of_work
 from db.models import Case, InsurerQuery, OutboxMessage, Task, User
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_partner, make_user
 from tests.mailserver import SmtpServer
 
 
@@ -124,6 +125,18 @@ def test_due_task_is_mailed_once_to_its_assignee(engine):
     assert (remind(engine, now()), remind(engine, now())) == (1, 0)
     [mail] = mails(engine)
     assert mail.template_key == "task_due" and "Rückruf beim Kunden" in mail.subject
+
+
+def test_a_due_task_without_a_case_links_to_the_start_page_at_the_root(engine):
+    user = clerk(engine)
+    partner_id = make_partner(engine, "Glas Nord", PartnerKind.GLASS)
+    with unit_of_work(engine) as s:
+        s.add(Task(case_id=None, partner_id=partner_id, title="Vertrag prüfen", assignee_id=user,
+                   due_at=now() - timedelta(minutes=5)))
+    assert remind(engine, now()) == 1
+    [mail] = mails(engine)
+    assert "Glas Nord" in mail.body and f"Termin: {app_link('/')}\n" in mail.body
+    assert "/start" not in mail.body  # Streamlit serves the start page (the default page) at /, not at /start
 
 
 def test_moved_due_date_is_mailed_again(engine):
