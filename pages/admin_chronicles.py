@@ -24,7 +24,8 @@ mode = st.radio(t("chron.mode"), MODES, format_func=lambda m: t(f"chron.mode_{m}
 numbers: list[str] = []
 too_many = False
 if mode == "filter":
-    statuses = st.multiselect(t("chron.statuses"), list(CaseStatus), format_func=label, key="chron_statuses")
+    statuses = st.multiselect(t("chron.statuses"), list(CaseStatus), format_func=label, key="chron_statuses",
+                              placeholder=t("board.all"))
     today = to_berlin(now()).date()
     c1, c2 = st.columns(2)
     start = c1.date_input(t("chron.received_from"), value=today - timedelta(days=30), format="DD.MM.YYYY",

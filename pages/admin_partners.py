@@ -87,7 +87,7 @@ with tab_partners:
         for p in partners
     ], hide_index=True, width="stretch")
     by_pid = {p.id: p for p in partners}
-    partner_id = st.selectbox(t("padmin.select_partner"), list(by_pid), index=None,
+    partner_id = st.selectbox(t("padmin.select_partner"), list(by_pid), index=None, placeholder=t("field.choose"),
                               format_func=lambda i: f"{by_pid[i].name} ({label(by_pid[i].kind)})")
     if partner_id is not None:
         row = by_pid[partner_id]

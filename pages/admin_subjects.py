@@ -48,7 +48,7 @@ st.dataframe(
 )
 names = {h.person_id: f"{h.name} · {h.email or '–'} · {', '.join(n for n, _ in h.cases) or '–'}" for h in hits}
 chosen = st.multiselect(t("subject.select"), list(names), default=list(names), format_func=names.get,
-                        key="subject_persons")
+                        key="subject_persons", placeholder=t("field.choose"))
 reason = st.text_input(t("subject.reason"), max_chars=subject_rights.MAX_REASON, key="subject_reason")
 
 st.subheader(t("subject.export_title"))

@@ -58,7 +58,8 @@ tab_new, tab_edit = st.tabs([t("webhooks.add"), t("webhooks.manage")])
 with tab_new, st.form("add_webhook", clear_on_submit=False):
     url = st.text_input(t("webhooks.url"))
     new_secret = st.text_input(t("webhooks.secret"), type="password")
-    events = st.multiselect(t("webhooks.events"), webhooks.EVENT_TYPES, format_func=webhooks.event_label)
+    events = st.multiselect(t("webhooks.events"), webhooks.EVENT_TYPES, format_func=webhooks.event_label,
+                            placeholder=t("field.choose"))
     if st.form_submit_button(t("webhooks.add")):
         act(
             lambda s: webhooks.register_webhook(s, actor=actor, settings=settings(), url=url, secret=new_secret,

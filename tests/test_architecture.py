@@ -113,3 +113,23 @@ def test_readme_starts_with_the_two_commands():
     assert "pip install -r requirements.txt && python -m core serve" in head
     assert "bash tests/run.sh" in head
     assert "bash tests/run.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def _calls(path: Path, names: set[str]):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names:
+            yield node
+
+
+@pytest.mark.parametrize("path", py_files("pages") + py_files("core/ui") + [ROOT / "app.py"], ids=str)
+def test_empty_choice_widgets_say_so_in_german(path):
+    """A multiselect, or a selectbox without a preselection (index=None), shows Streamlit's English placeholder
+    ("Choose an option") unless given one."""
+    bare = []
+    for call in _calls(path, {"selectbox", "multiselect"}):
+        keywords = {k.arg: k.value for k in call.keywords}
+        empty = call.func.attr == "multiselect" or (
+            isinstance(keywords.get("index"), ast.Constant) and keywords["index"].value is None)
+        if empty and "placeholder" not in keywords:
+            bare.append(f"{path.name}:{call.lineno}")
+    assert not bare

@@ -690,6 +690,8 @@ STRINGS.update({
     "apply.business_name": "Name des Betriebs",
     "apply.kind": "Betriebsart",
     "apply.kind_placeholder": "Bitte wählen",
+    "field.choose": "Bitte wählen",
+    "field.choose_or_type": "Auswählen oder neu eingeben",
     "apply.street": "Straße und Hausnummer",
     "apply.postal_code": "PLZ",
     "apply.city": "Ort",

@@ -31,10 +31,12 @@ def render(actor: Actor, *, broker_form: bool) -> None:
     with st.form("intake_form", clear_on_submit=False):
         st.subheader(t("intake.section_damage"))
         c1, c2, c3 = st.columns(3)
-        damage_type = c1.selectbox(t("field.damage_type"), list(DamageType), format_func=label, index=None)
+        damage_type = c1.selectbox(t("field.damage_type"), list(DamageType), format_func=label, index=None,
+                                   placeholder=t("field.choose"))
         incident_date = c2.date_input(t("field.incident_date"), value=None, max_value=to_berlin(now()).date(),
                                       format="DD.MM.YYYY")
-        insurer = c3.selectbox(t("field.insurer"), insurers, index=None, accept_new_options=True)
+        insurer = c3.selectbox(t("field.insurer"), insurers, index=None, accept_new_options=True,
+                               placeholder=t("field.choose_or_type"))
         c1, c2, c3 = st.columns(3)
         policy_number = c1.text_input(t("field.policy_number"))
         claim_number = c2.text_input(t("field.insurer_claim_number"))
