@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.audit import log_access
 from core.auth import actor_for
 from core.errors import NotFound, ValidationError
-from core.i18n import t
+from core.i18n import label, t
 from core.permissions import Action, Actor, can, require
 from core.timeutil import now
 from db.models import ApiKey, User
@@ -95,6 +95,16 @@ def create_api_key(
     log_access(session, actor=actor, action="api_key_create", object_type="api_key", object_ref=public_id,
                detail=f"owner={owner.username}")
     return plaintext, _view(key, owner)
+
+
+def key_owners(session: Session, *, actor: Actor) -> list[tuple[int, str]]:
+    """The logins an admin may create a key for (active, their role may use the API), the actor first, then by
+    name: (user id, "Name (login, role)")."""
+    require(actor, Action.MANAGE_USERS)
+    users = session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.display_name, User.id))
+    owners = [(u.id, f"{u.display_name} ({u.username}, {label(u.role)})") for u in users
+              if can(actor_for(u), Action.USE_API)]
+    return sorted(owners, key=lambda o: o[0] != actor.user_id)
 
 
 def list_api_keys(session: Session, *, actor: Actor, include_all: bool = False) -> list[ApiKeyView]:

@@ -256,6 +256,8 @@ ADMIN = RoleHelp(Audience.ADMIN, (
     ), ("start", "intake", "board", "case", "search", "posteingang", "settlements", "kpis"), "admin-start.png"),
     Guide("API-Schlüssel der Vermittler", (
         "Unter „API-Schlüssel“ sehen Sie alle Schlüssel mit Besitzer und letzter Nutzung.",
+        ("Für einen Vermittler legen Sie einen Schlüssel an, indem Sie sein Login wählen. Der Schlüssel hat nur die "
+         "Rechte des Vermittlers; geben Sie ihn auf sicherem Weg weiter."),
         "Einen verlorenen oder nicht mehr gebrauchten Schlüssel sperren Sie mit „Widerrufen“.",
     ), ("api-schluessel",), "broker-api-keys.png"),
     ACCOUNT,

@@ -9,7 +9,7 @@ from core.i18n import label, t
 from core.permissions import Action, can
 from core.timeutil import format_dt
 from core.ui.navigation import guard
-from core.ui.resources import settings, write_session
+from core.ui.resources import read_session, settings, write_session
 from core.ui.widgets import act, show_notice
 
 actor = guard(Action.USE_API)
@@ -18,21 +18,27 @@ st.title(t("apikeys.title"))
 st.caption(t("apikeys.intro", port=settings().api_port))
 show_notice(NOTICE)
 
+everyone = can(actor, Action.MANAGE_USERS)
+if everyone:  # an admin may set a key up for a broker's system (the broker's rights, not the admin's)
+    with read_session() as s:
+        owners = dict(api_keys.key_owners(s, actor=actor))
 with st.form("apikeys_create", clear_on_submit=True):
+    owner_id = (st.selectbox(t("apikeys.owner"), list(owners), format_func=owners.get, help=t("apikeys.owner_help"))
+                if everyone else actor.user_id)
     name = st.text_input(t("apikeys.name"), max_chars=api_keys.NAME_MAX, placeholder=t("apikeys.name_placeholder"))
     create = st.form_submit_button(t("apikeys.create"), type="primary")
 if create:
     try:
         with write_session() as s:
-            plaintext, created = api_keys.create_api_key(s, actor=actor, name=name)
+            plaintext, created = api_keys.create_api_key(s, actor=actor, name=name, owner_id=owner_id)
     except SchadenportalError as exc:
         st.error(str(exc))
     else:  # shown this once: it is stored only as a hash
-        st.success(t("apikeys.created", name=created.name))
+        st.success(t("apikeys.created_for", name=created.name, owner=created.owner) if created.owner != actor.username
+                   else t("apikeys.created", name=created.name))
         st.code(plaintext, language=None)
         st.warning(t("apikeys.shown_once"))
 
-everyone = can(actor, Action.MANAGE_USERS)
 with write_session() as s:
     keys = api_keys.list_api_keys(s, actor=actor, include_all=everyone)
 st.subheader(t("apikeys.all") if everyone else t("apikeys.own"))

@@ -2006,6 +2006,11 @@ STRINGS.update({
     "apikeys.name": "Bezeichnung des neuen Schlüssels",
     "apikeys.name_placeholder": "z. B. Maklerverwaltung Büro Nord",
     "apikeys.create": "Schlüssel erzeugen",
+    "apikeys.owner": "Für welches Login",
+    "apikeys.owner_help": "Der Schlüssel trägt die Rechte dieses Logins: ein Vermittler-Schlüssel erreicht nur die "
+                          "Fälle seines Büros. Übergeben Sie ihn dem Vermittler auf sicherem Weg.",
+    "apikeys.created_for": "Schlüssel „{name}“ für {owner} erzeugt. Er wird nur jetzt angezeigt: kopieren Sie ihn "
+                           "(Symbol rechts im Feld) und geben Sie ihn auf sicherem Weg weiter:",
     "apikeys.created": "Schlüssel „{name}“ erzeugt. Kopieren Sie ihn jetzt (Symbol rechts im Feld) in Ihr System:",
     "apikeys.shown_once": "Der Schlüssel wird nur dieses eine Mal angezeigt; gespeichert ist nur ein Prüfwert. "
                           "Geht er verloren, widerrufen Sie ihn und erzeugen einen neuen.",

@@ -97,6 +97,24 @@ def test_an_admin_sees_every_key_with_its_owner(page_world):
     assert [b.label for b in at.button if b.label == t("apikeys.revoke")] == [t("apikeys.revoke")]
 
 
+def test_an_admin_creates_a_key_for_a_broker_that_carries_the_brokers_rights(page_world):
+    engine, users = page_world
+    at = open_page(engine, users["admin"])
+    [owner] = at.selectbox
+    assert "k_admin" in owner.options[0]  # the admin's own login first
+    assert not any("k_staff" in o or "k_partner" in o for o in owner.options)  # staff and partners hold no keys
+    owner.select(users["broker"])
+    at.text_input[0].input("Maklerprogramm Büro Eins")
+    next(b for b in at.button if b.label == t("apikeys.create")).click()
+    at.run()
+    [shown] = [c.value for c in at.code]
+    assert "k_broker" in texts(at)
+    with unit_of_work(engine) as s:
+        caller = authenticate_api_key(s, key=shown)
+        assert (caller.actor.user_id, caller.actor.role) == (users["broker"], Role.BROKER)
+        assert s.scalar(select(ApiKey.created_by_id)) == users["admin"]
+
+
 @pytest.mark.parametrize(("who", "role"), [("partner", Role.PARTNER), ("staff", Role.STAFF)])
 def test_partner_and_staff_are_refused(page_world, who, role):
     _, users = page_world
