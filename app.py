@@ -22,7 +22,8 @@ resources.engine()
 gate = LoginGate(settings)
 actor = gate.actor()
 st.session_state[ACTOR_KEY] = actor
-page = st.navigation(st_pages(pages_for(actor), actor, login=None if actor else gate.render_login))
+page = st.navigation(st_pages(pages_for(actor), actor, login=None if actor else gate.render_login),
+                     expanded=True)  # every page listed: no collapsed, English "View 13 more"
 if actor is None and not opens_without_login(page):
     gate.render_login()
     st.stop()

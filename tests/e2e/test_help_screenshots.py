@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -230,6 +231,7 @@ def take(page: Page, base: str, shot: Shot, values: dict[str, str], target) -> N
     settle(page)
     expect(page.get_by_role("heading", name=shot.heading.format(**values)).first).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)  # Streamlit's dialog for an address it lacks
+    expect(page.get_by_text(re.compile(r"^View \d+ more$"))).to_have_count(0)  # a collapsed, English menu
     if shot.tab:
         page.get_by_role("tab", name=shot.tab, exact=True).click()
     if shot.click:
