@@ -207,6 +207,10 @@ STRINGS: dict[str, str] = {
     "col.count": "Anzahl",
     "col.link": "Öffnen",
     # pages (navigation titles)
+    "nav.section.work": "Fälle",
+    "nav.section.admin": "Verwaltung",
+    "nav.section.audit": "Prüfung und Datenschutz",
+    "nav.section.account": "Konto und Hilfe",
     "nav.home": "Start",
     "nav.case": "Fall",
     "nav.account": "Mein Konto",

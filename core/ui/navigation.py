@@ -31,7 +31,7 @@ class PageSpec:
     icon: str
     url_path: str
     action: Action | None  # None only for a public page
-    section: str = ""
+    section: str = ""  # the menu section when the menu is long enough to be grouped ("": the daily work)
     public: bool = False  # opens without login; its first line is `actor = public_page()`
     menu: Menu = Menu.ALWAYS
 
@@ -52,27 +52,27 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/partner_profile.py", "nav.profile", ":material/store:", "profile", Action.EDIT_OWN_PROFILE),
     PageSpec("pages/staff_settlements.py", "nav.settlements", ":material/payments:", "settlements",
              Action.MANAGE_SETTLEMENTS),
-    PageSpec("pages/admin_import.py", "nav.import", ":material/upload_file:", "import", Action.IMPORT_CASES),
-    PageSpec("pages/admin_users.py", "nav.admin_users", ":material/group:", "users", Action.MANAGE_USERS),
+    PageSpec("pages/admin_import.py", "nav.import", ":material/upload_file:", "import", Action.IMPORT_CASES, section="admin"),
+    PageSpec("pages/admin_users.py", "nav.admin_users", ":material/group:", "users", Action.MANAGE_USERS, section="admin"),
     PageSpec("pages/admin_templates.py", "nav.templates", ":material/edit_note:", "templates",
-             Action.MANAGE_TEMPLATES),
-    PageSpec("pages/admin_outbox.py", "nav.outbox", ":material/outbox:", "outbox", Action.MANAGE_SETTINGS),
-    PageSpec("pages/admin_ops.py", "nav.ops", ":material/monitor_heart:", "betrieb", Action.VIEW_OPS),
-    PageSpec("pages/admin_webhooks.py", "nav.webhooks", ":material/webhook:", "webhooks", Action.MANAGE_WEBHOOKS),
-    PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS),
+             Action.MANAGE_TEMPLATES, section="admin"),
+    PageSpec("pages/admin_outbox.py", "nav.outbox", ":material/outbox:", "outbox", Action.MANAGE_SETTINGS, section="admin"),
+    PageSpec("pages/admin_ops.py", "nav.ops", ":material/monitor_heart:", "betrieb", Action.VIEW_OPS, section="admin"),
+    PageSpec("pages/admin_webhooks.py", "nav.webhooks", ":material/webhook:", "webhooks", Action.MANAGE_WEBHOOKS, section="admin"),
+    PageSpec("pages/admin_partners.py", "nav.partners", ":material/handshake:", "partners", Action.MANAGE_PARTNERS, section="admin"),
     PageSpec("pages/admin_chronicles.py", "nav.chronicles", ":material/history_edu:", "chronicles",
-             Action.VIEW_AUDIT_LOG),
+             Action.VIEW_AUDIT_LOG, section="audit"),
     PageSpec("pages/admin_access_log.py", "nav.access_log", ":material/manage_search:", "access-log",
-             Action.VIEW_AUDIT_LOG),
-    PageSpec("pages/admin_verify.py", "nav.verify", ":material/verified_user:", "verify", Action.VIEW_AUDIT_LOG),
-    PageSpec("pages/admin_subjects.py", "nav.subjects", ":material/privacy_tip:", "betroffenenrechte", Action.GDPR),
-    PageSpec("pages/account_api_keys.py", "nav.api_keys", ":material/key:", "api-schluessel", Action.USE_API),
-    PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT),
+             Action.VIEW_AUDIT_LOG, section="audit"),
+    PageSpec("pages/admin_verify.py", "nav.verify", ":material/verified_user:", "verify", Action.VIEW_AUDIT_LOG, section="audit"),
+    PageSpec("pages/admin_subjects.py", "nav.subjects", ":material/privacy_tip:", "betroffenenrechte", Action.GDPR, section="audit"),
+    PageSpec("pages/account_api_keys.py", "nav.api_keys", ":material/key:", "api-schluessel", Action.USE_API, section="account"),
+    PageSpec("pages/account_settings.py", "nav.account", ":material/person:", "account", Action.VIEW_ACCOUNT, section="account"),
     # public pages last: the first page a logged-in user may open is the default
     PageSpec("pages/public_apply.py", "nav.apply", ":material/storefront:", "partner-werden", None, public=True,
              menu=Menu.VISITORS),
-    PageSpec("pages/public_help.py", "nav.help", ":material/help:", "hilfe", None, public=True),
-    PageSpec("pages/public_privacy.py", "nav.privacy", ":material/policy:", "datenschutz", None, public=True),
+    PageSpec("pages/public_help.py", "nav.help", ":material/help:", "hilfe", None, public=True, section="account"),
+    PageSpec("pages/public_privacy.py", "nav.privacy", ":material/policy:", "datenschutz", None, public=True, section="account"),
     PageSpec("pages/public_set_password.py", "nav.set_password", ":material/password:", "passwort", None,
              public=True, menu=Menu.NEVER),
     PageSpec("pages/public_status.py", "nav.status", ":material/track_changes:", "status", None, public=True,
@@ -100,17 +100,39 @@ def listed(spec: PageSpec, actor: Actor | None) -> bool:
     return spec.menu == Menu.ALWAYS or (spec.menu == Menu.VISITORS and actor is None)
 
 
-def st_pages(specs: list[PageSpec], actor: Actor | None, *, login: Callable[[], None] | None = None) -> list[st.Page]:
-    """The st.Page objects for st.navigation; with `login`, the login page comes first and is the default."""
+#: A menu with more entries than this (an admin's) is shown in sections, shorter ones as one list.
+GROUPED_FROM = 12
+
+
+def menu_sections(specs: list[PageSpec], actor: Actor | None) -> dict[str, list[PageSpec]] | None:
+    """A long menu's sections (nav.section.*: daily work, administration, audit and data protection, account), in
+    page order, hidden pages with the daily work (no empty section); None for a menu short enough for one list."""
+    if actor is None or sum(listed(s, actor) for s in specs) <= GROUPED_FROM:
+        return None
+    grouped: dict[str, list[PageSpec]] = {}
+    for spec in specs:
+        section = (spec.section if listed(spec, actor) else "") or "work"
+        grouped.setdefault(t(f"nav.section.{section}"), []).append(spec)
+    return grouped
+
+
+def st_pages(specs: list[PageSpec], actor: Actor | None, *,
+             login: Callable[[], None] | None = None) -> list[st.Page] | dict[str, list[st.Page]]:
+    """The st.Page objects for st.navigation, in sections for a long menu (menu_sections); with `login`, the login
+    page comes first and is the default."""
     pages = []
     if login is not None:
         pages.append(st.Page(login, title=t("nav.login"), icon=":material/login:", url_path=LOGIN_URL_PATH,
                              default=True))
-    return pages + [
-        st.Page(s.path, title=t(s.title_key), icon=s.icon, url_path=s.url_path, default=(not pages and i == 0),
-                visibility="visible" if listed(s, actor) else "hidden")
+    built = {
+        s.path: st.Page(s.path, title=t(s.title_key), icon=s.icon, url_path=s.url_path, default=(not pages and i == 0),
+                        visibility="visible" if listed(s, actor) else "hidden")
         for i, s in enumerate(specs)
-    ]
+    }
+    sections = menu_sections(specs, actor) if login is None else None
+    if sections is None:
+        return pages + list(built.values())
+    return {name: [built[s.path] for s in section] for name, section in sections.items()}
 
 
 def opens_without_login(page: st.Page) -> bool:
