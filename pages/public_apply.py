@@ -28,7 +28,7 @@ captcha = st.session_state.setdefault(CAPTCHA_KEY, applications.make_captcha(ran
 with st.form("partner_application"):
     business_name = st.text_input(t("apply.business_name"), max_chars=200)
     kind = st.selectbox(t("apply.kind"), list(PartnerKind), index=None, format_func=label,
-                        placeholder=t("apply.kind_placeholder"))
+                        placeholder=t("field.choose"))
     street = st.text_input(t("apply.street"), max_chars=200)
     c1, c2 = st.columns([1, 3])
     postal_code = c1.text_input(t("apply.postal_code"), max_chars=5)

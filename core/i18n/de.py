@@ -693,7 +693,6 @@ STRINGS.update({
     "apply.thanks": "Vielen Dank für Ihre Bewerbung! Wir prüfen Ihre Angaben und melden uns per E-Mail.",
     "apply.business_name": "Name des Betriebs",
     "apply.kind": "Betriebsart",
-    "apply.kind_placeholder": "Bitte wählen",
     "field.choose": "Bitte wählen",
     "field.choose_or_type": "Auswählen oder neu eingeben",
     "apply.street": "Straße und Hausnummer",
